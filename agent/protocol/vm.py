@@ -1,0 +1,104 @@
+"""VM commands. All async: the reply comes to the callback URL."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from agent.protocol.base import AgentCommand, AgentReply
+
+
+class VmPowerState(StrEnum):
+    """What a hypervisor says of a VM (not the management state machine)."""
+
+    RUNNING = "Running"
+    PAUSED = "Paused"
+    STOPPED = "Stopped"
+    UNKNOWN = "Unknown"
+
+
+class _VmReply(AgentReply):
+    vmUuid: str = ""
+    powerState: VmPowerState = VmPowerState.UNKNOWN
+
+
+class StartVmReply(_VmReply):
+    pass
+
+
+class StartVm(AgentCommand):
+    """Define (if needed) and start a VM; fails with errorCode CAPACITY when it does not fit."""
+
+    path: ClassVar[str] = "/vm/start"
+    reply_type: ClassVar[type[AgentReply]] = StartVmReply
+    vmUuid: str
+    name: str = ""
+    cpuNum: int = Field(ge=1)
+    memoryBytes: int = Field(ge=1)
+
+
+class StopVmReply(_VmReply):
+    pass
+
+
+class StopVm(AgentCommand):
+    path: ClassVar[str] = "/vm/stop"
+    reply_type: ClassVar[type[AgentReply]] = StopVmReply
+    vmUuid: str
+    force: bool = False
+
+
+class RebootVmReply(_VmReply):
+    pass
+
+
+class RebootVm(AgentCommand):
+    path: ClassVar[str] = "/vm/reboot"
+    reply_type: ClassVar[type[AgentReply]] = RebootVmReply
+    vmUuid: str
+
+
+class PauseVmReply(_VmReply):
+    pass
+
+
+class PauseVm(AgentCommand):
+    path: ClassVar[str] = "/vm/pause"
+    reply_type: ClassVar[type[AgentReply]] = PauseVmReply
+    vmUuid: str
+
+
+class ResumeVmReply(_VmReply):
+    pass
+
+
+class ResumeVm(AgentCommand):
+    path: ClassVar[str] = "/vm/resume"
+    reply_type: ClassVar[type[AgentReply]] = ResumeVmReply
+    vmUuid: str
+
+
+class DestroyVmReply(_VmReply):
+    pass
+
+
+class DestroyVm(AgentCommand):
+    """Stop (if running) and undefine a VM; destroying an unknown VM succeeds (idempotent)."""
+
+    path: ClassVar[str] = "/vm/destroy"
+    reply_type: ClassVar[type[AgentReply]] = DestroyVmReply
+    vmUuid: str
+
+
+class GetVmStatesReply(AgentReply):
+    states: dict[str, VmPowerState] = Field(default_factory=dict)
+
+
+class GetVmStates(AgentCommand):
+    """Report the power state of the given VMs, or of every VM on the host when empty."""
+
+    path: ClassVar[str] = "/vm/states"
+    reply_type: ClassVar[type[AgentReply]] = GetVmStatesReply
+    vmUuids: list[str] = Field(default_factory=list)

@@ -1,0 +1,5 @@
+import sys
+
+from agent.sim.main import main
+
+sys.exit(main())

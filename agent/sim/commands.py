@@ -1,0 +1,138 @@
+"""Protocol commands run against a simulated host (with its injected faults applied)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from agent.protocol import (
+    AgentCommand,
+    AgentReply,
+    ConnectHost,
+    ConnectHostReply,
+    DestroyVm,
+    DestroyVmReply,
+    Echo,
+    EchoReply,
+    GetVmStates,
+    GetVmStatesReply,
+    HostCapacity,
+    HostCapacityReply,
+    PauseVm,
+    PauseVmReply,
+    PingHost,
+    PingHostReply,
+    RebootVm,
+    RebootVmReply,
+    ResumeVm,
+    ResumeVmReply,
+    StartVm,
+    StartVmReply,
+    StopVm,
+    StopVmReply,
+    VmPowerState,
+)
+from agent.sim.hosts import Fault, FaultAction, SimHost, VmError
+
+AGENT_VERSION = "0.1.0"
+
+
+def _echo(host: SimHost, cmd: Echo) -> AgentReply:
+    return EchoReply()
+
+
+def _connect(host: SimHost, cmd: ConnectHost) -> AgentReply:
+    return ConnectHostReply(
+        hostUuid=host.uuid,
+        hypervisorType="Simulator",
+        agentVersion=AGENT_VERSION,
+        cpuNum=host.cpu,
+        memoryBytes=host.memory,
+    )
+
+
+def _ping(host: SimHost, cmd: PingHost) -> AgentReply:
+    return PingHostReply(hostUuid=host.uuid, uptimeSeconds=time.monotonic() - host.booted)
+
+
+def _capacity(host: SimHost, cmd: HostCapacity) -> AgentReply:
+    return HostCapacityReply(
+        cpuNum=host.cpu,
+        cpuUsed=host.cpu_used,
+        memoryBytes=host.memory,
+        memoryUsed=host.memory_used,
+        vmCount=len(host.vms),
+    )
+
+
+def _start(host: SimHost, cmd: StartVm) -> AgentReply:
+    vm = host.start_vm(cmd.vmUuid, cmd.name, cmd.cpuNum, cmd.memoryBytes)
+    return StartVmReply(vmUuid=vm.uuid, powerState=vm.state)
+
+
+def _stop(host: SimHost, cmd: StopVm) -> AgentReply:
+    vm = host.stop_vm(cmd.vmUuid)
+    return StopVmReply(vmUuid=vm.uuid, powerState=vm.state)
+
+
+def _reboot(host: SimHost, cmd: RebootVm) -> AgentReply:
+    vm = host.reboot_vm(cmd.vmUuid)
+    return RebootVmReply(vmUuid=vm.uuid, powerState=vm.state)
+
+
+def _pause(host: SimHost, cmd: PauseVm) -> AgentReply:
+    vm = host.pause_vm(cmd.vmUuid)
+    return PauseVmReply(vmUuid=vm.uuid, powerState=vm.state)
+
+
+def _resume(host: SimHost, cmd: ResumeVm) -> AgentReply:
+    vm = host.resume_vm(cmd.vmUuid)
+    return ResumeVmReply(vmUuid=vm.uuid, powerState=vm.state)
+
+
+def _destroy(host: SimHost, cmd: DestroyVm) -> AgentReply:
+    host.destroy_vm(cmd.vmUuid)
+    return DestroyVmReply(vmUuid=cmd.vmUuid, powerState=VmPowerState.STOPPED)
+
+
+def _states(host: SimHost, cmd: GetVmStates) -> AgentReply:
+    wanted = cmd.vmUuids or list(host.vms)
+    return GetVmStatesReply(
+        states={u: host.vms[u].state if u in host.vms else VmPowerState.UNKNOWN for u in wanted}
+    )
+
+
+# Dispatch by table, one entry per protocol command.
+HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]] = {
+    Echo: _echo,  # type: ignore[dict-item]
+    ConnectHost: _connect,  # type: ignore[dict-item]
+    PingHost: _ping,  # type: ignore[dict-item]
+    HostCapacity: _capacity,  # type: ignore[dict-item]
+    StartVm: _start,  # type: ignore[dict-item]
+    StopVm: _stop,  # type: ignore[dict-item]
+    RebootVm: _reboot,  # type: ignore[dict-item]
+    PauseVm: _pause,  # type: ignore[dict-item]
+    ResumeVm: _resume,  # type: ignore[dict-item]
+    DestroyVm: _destroy,  # type: ignore[dict-item]
+    GetVmStates: _states,  # type: ignore[dict-item]
+}
+
+
+async def execute(
+    host: SimHost, command: AgentCommand, fault: Fault | None
+) -> tuple[AgentReply, bool]:
+    """Run ``command`` on ``host`` under ``fault``; (reply, whether to send the callback)."""
+    reply_type = type(command).reply_type
+    if fault is not None and fault.action is FaultAction.DELAY:
+        await asyncio.sleep(fault.seconds)
+    if host.crashed:  # crashed while the command waited: no reply ever comes
+        return reply_type(success=False, error="host crashed", errorCode="CRASHED"), False
+    if fault is not None and fault.action is FaultAction.FAIL:
+        return reply_type(success=False, error=fault.error, errorCode="INJECTED"), True
+    try:
+        reply = HANDLERS[type(command)](host, command)
+    except VmError as exc:
+        reply = reply_type(success=False, error=str(exc), errorCode=exc.code)
+    deliver = fault is None or fault.action is not FaultAction.DROP_CALLBACK
+    return reply, deliver

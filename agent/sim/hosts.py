@@ -1,0 +1,181 @@
+"""Simulated hosts: capacity, VMs and injected faults. Pure state, no I/O.
+
+Every check-then-change runs without an ``await`` in between, so counters stay exact however
+many commands run at once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agent.protocol import VmPowerState
+
+
+class FaultAction(StrEnum):
+    DELAY = "delay"
+    FAIL = "fail"
+    DROP_CALLBACK = "drop_callback"
+    SILENT = "silent"
+    CRASH = "crash"
+
+
+class Fault(BaseModel):
+    """One injected fault. ``times`` counts the commands it still affects (None: until
+    cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = Field(default="*", description="Protocol command name, or * for all.")
+    action: FaultAction
+    seconds: float = Field(default=0.0, ge=0, le=3600)
+    times: int | None = Field(default=None, ge=1)
+    error: str = "injected failure"
+
+
+@dataclass
+class SimVm:
+    uuid: str
+    name: str
+    cpu: int
+    memory: int
+    state: VmPowerState = VmPowerState.RUNNING
+
+
+class VmError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SimHost:
+    uuid: str
+    cpu: int
+    memory: int
+    cpu_used: int = 0
+    memory_used: int = 0
+    vms: dict[str, SimVm] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    crashed: bool = False
+    booted: float = field(default_factory=time.monotonic)
+
+    def take_fault(self, command: str) -> Fault | None:
+        """The first fault matching ``command``, counted as used once."""
+        for fault in self.faults:
+            if fault.command in ("*", command):
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+    def is_silent(self, command: str) -> bool:
+        return any(
+            f.action is FaultAction.SILENT and f.command in ("*", command) for f in self.faults
+        )
+
+    def crash(self) -> None:
+        """Power loss: every VM stops and its capacity is released."""
+        self.crashed = True
+        for vm in self.vms.values():
+            if vm.state is not VmPowerState.STOPPED:
+                self._release(vm)
+
+    def recover(self) -> None:
+        self.crashed = False
+        self.booted = time.monotonic()
+
+    def _release(self, vm: SimVm) -> None:
+        self.cpu_used -= vm.cpu
+        self.memory_used -= vm.memory
+        vm.state = VmPowerState.STOPPED
+
+    def _get(self, vm_uuid: str) -> SimVm:
+        vm = self.vms.get(vm_uuid)
+        if vm is None:
+            raise VmError("NOT_FOUND", f"no VM {vm_uuid} on host {self.uuid}")
+        return vm
+
+    def start_vm(self, vm_uuid: str, name: str, cpu: int, memory: int) -> SimVm:
+        vm = self.vms.get(vm_uuid)
+        if vm is not None and vm.state is VmPowerState.RUNNING:
+            return vm
+        if vm is not None and vm.state is VmPowerState.PAUSED:
+            raise VmError("INVALID_STATE", "the VM is paused: resume it")
+        if self.cpu_used + cpu > self.cpu or self.memory_used + memory > self.memory:
+            raise VmError(
+                "CAPACITY",
+                f"needs {cpu} CPU / {memory} B; free {self.cpu - self.cpu_used} CPU / "
+                f"{self.memory - self.memory_used} B",
+            )
+        self.cpu_used += cpu
+        self.memory_used += memory
+        if vm is None:
+            vm = self.vms[vm_uuid] = SimVm(vm_uuid, name, cpu, memory)
+        else:
+            vm.cpu, vm.memory, vm.state = cpu, memory, VmPowerState.RUNNING
+        return vm
+
+    def stop_vm(self, vm_uuid: str) -> SimVm:
+        vm = self._get(vm_uuid)
+        if vm.state is not VmPowerState.STOPPED:
+            self._release(vm)
+        return vm
+
+    def reboot_vm(self, vm_uuid: str) -> SimVm:
+        vm = self._get(vm_uuid)
+        if vm.state is not VmPowerState.RUNNING:
+            raise VmError("INVALID_STATE", f"cannot reboot a VM that is {vm.state}")
+        return vm
+
+    def pause_vm(self, vm_uuid: str) -> SimVm:
+        vm = self._get(vm_uuid)
+        if vm.state is VmPowerState.STOPPED:
+            raise VmError("INVALID_STATE", "cannot pause a stopped VM")
+        vm.state = VmPowerState.PAUSED
+        return vm
+
+    def resume_vm(self, vm_uuid: str) -> SimVm:
+        vm = self._get(vm_uuid)
+        if vm.state is VmPowerState.STOPPED:
+            raise VmError("INVALID_STATE", "cannot resume a stopped VM")
+        vm.state = VmPowerState.RUNNING
+        return vm
+
+    def destroy_vm(self, vm_uuid: str) -> None:
+        vm = self.vms.pop(vm_uuid, None)
+        if vm is not None and vm.state is not VmPowerState.STOPPED:
+            self.cpu_used -= vm.cpu
+            self.memory_used -= vm.memory
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "uuid": self.uuid,
+            "cpuNum": self.cpu,
+            "cpuUsed": self.cpu_used,
+            "memoryBytes": self.memory,
+            "memoryUsed": self.memory_used,
+            "vmCount": len(self.vms),
+            "crashed": self.crashed,
+        }
+
+    def detail(self) -> dict[str, object]:
+        return {
+            **self.summary(),
+            "vms": [
+                {
+                    "uuid": v.uuid,
+                    "name": v.name,
+                    "cpuNum": v.cpu,
+                    "memoryBytes": v.memory,
+                    "powerState": v.state,
+                }
+                for v in self.vms.values()
+            ],
+            "faults": [f.model_dump(mode="json") for f in self.faults],
+        }

@@ -1,0 +1,1 @@
+"""zcloud management plane: management nodes, API frontends and the all-in-one."""

@@ -1,0 +1,80 @@
+"""``zcloud up``: the whole of zcloud in one process, for trying it out and for demos.
+
+SQLite under ``./var``, the in-process bus, one management node, the API frontend and the
+simulator agent with a few simulated hosts — the same code above the transport and database
+interfaces as a cluster, so nothing here is a special case of the services.
+"""
+
+from __future__ import annotations
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from agent.sim.app import create_app as create_sim_app
+from agent.sim.settings import SimSettings
+from mgmt.app import build_node, make_transport
+from mgmt.core.bus.inproc import InprocBroker
+from mgmt.core.logging import get_logger
+from mgmt.frontend import FrontendContext, create_app
+from mgmt.server import HttpServer, start_db, stop_event
+from mgmt.settings import Settings
+
+log = get_logger(__name__)
+
+
+async def run_up(settings: Settings) -> None:
+    if settings.amqp_url:
+        log.warning("up.ignoring_amqp_url", reason="the all-in-one uses the in-process bus")
+    settings = settings.model_copy(
+        update={
+            "amqp_url": None,
+            "callback_base_url": f"http://{settings.api_host}:{settings.api_port}",
+        }
+    )
+    stop = stop_event()
+    db = await start_db(settings, migrate=True)
+    registry = CollectorRegistry()
+    node = build_node(
+        settings, db, make_transport(settings, InprocBroker(settings.max_attempts)), registry
+    )
+    await node.start()
+
+    async def node_ready() -> bool:
+        return not node.runtime.membership.fenced
+
+    api = HttpServer(
+        create_app(
+            FrontendContext(
+                db, node.runtime.bus, settings.node_id, registry, extra_ready=node_ready
+            )
+        ),
+        settings.api_host,
+        settings.api_port,
+    )
+    sim = HttpServer(
+        create_sim_app(SimSettings(host=settings.api_host, port=settings.sim_port)),
+        settings.api_host,
+        settings.sim_port,
+    )
+    await api.start()
+    await sim.start()
+    sim_url = f"http://{settings.api_host}:{settings.sim_port}"
+    if settings.sim_hosts:
+        async with httpx.AsyncClient() as client:
+            resp = await client.post(f"{sim_url}/sim/hosts", json={"count": settings.sim_hosts})
+            resp.raise_for_status()
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    print(
+        f"zcloud all-in-one is up\n"
+        f"  API        {api_url}   (health: {api_url}/health, metrics: {api_url}/metrics)\n"
+        f"  simulator  {sim_url}   ({settings.sim_hosts} simulated hosts: {sim_url}/sim/hosts)\n"
+        f"  database   {settings.db_url}\n"
+        f"Press Ctrl-C to stop.",
+        flush=True,
+    )
+    await stop.wait()
+    log.info("up.stopping")
+    await api.stop()
+    await sim.stop()
+    await node.stop()
+    await db.close()

@@ -1,0 +1,18 @@
+"""``zcloud bench <name>``: benchmarks that print their figures; the last line is one JSON
+object. Each compares against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import asyncio
+
+
+def run_bench(name: str, argv: list[str]) -> int:
+    if name == "bus":
+        from mgmt.bench.bus import main as bus_main  # noqa: PLC0415
+
+        return asyncio.run(bus_main(argv))
+    if name == "failover":
+        from mgmt.bench.failover import main as failover_main  # noqa: PLC0415
+
+        return asyncio.run(failover_main(argv))
+    raise SystemExit(f"unknown benchmark {name!r}")

@@ -1,0 +1,94 @@
+"""The ``zcloud`` command: ``up``, ``mgmt``, ``api``, ``agent sim``, ``bench``, ``db upgrade``.
+
+Builds the one ``Settings`` object from the environment (``ZCLOUD_*``) and the flags, sets
+up logging, and hands over to the process entry point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from typing import Any
+
+from mgmt.core.logging import configure
+from mgmt.settings import Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="zcloud", description="zcloud IaaS cloud manager")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="all-in-one: SQLite, in-process bus, simulated hosts")
+    up.add_argument("--port", type=int, help="API port (default 8080)")
+    up.add_argument("--sim-port", type=int, help="simulator agent port (default 7070)")
+    up.add_argument("--sim-hosts", type=int, help="simulated hosts to create (default 4)")
+
+    sub.add_parser("mgmt", help="a management node (needs ZCLOUD_DB_URL, ZCLOUD_AMQP_URL)")
+    api = sub.add_parser("api", help="an API frontend")
+    api.add_argument("--port", type=int)
+
+    agent = sub.add_parser("agent", help="run an agent")
+    agent.add_argument("kind", choices=["sim"])
+    agent.add_argument("args", nargs=argparse.REMAINDER, help="options of the agent")
+
+    bench = sub.add_parser("bench", help="benchmarks (last line: one JSON object)")
+    bench.add_argument("name", choices=["bus", "failover"])
+    bench.add_argument("args", nargs=argparse.REMAINDER)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "agent":
+        from agent.sim.main import main as sim_main  # noqa: PLC0415 - the agent is its own program
+
+        return sim_main(args.args)
+    if args.command == "bench":
+        from mgmt.bench import run_bench  # noqa: PLC0415 - benchmarks load only when asked for
+
+        return run_bench(args.name, args.args)
+
+    overrides: dict[str, Any] = {}
+    if getattr(args, "port", None) is not None:
+        overrides["api_port"] = args.port
+    if getattr(args, "sim_port", None) is not None:
+        overrides["sim_port"] = args.sim_port
+    if getattr(args, "sim_hosts", None) is not None:
+        overrides["sim_hosts"] = args.sim_hosts
+    if args.command == "up" and "ZCLOUD_LOG_JSON" not in os.environ:
+        overrides["log_json"] = False  # a person is watching this terminal
+    settings = Settings(**overrides)
+    configure(settings.log_level, settings.log_json, settings.node_id)
+
+    if args.command == "db":
+        from mgmt.server import start_db  # noqa: PLC0415
+
+        async def _upgrade() -> None:
+            db = await start_db(settings, migrate=True)
+            await db.close()
+
+        asyncio.run(_upgrade())
+        print(f"database at head: {settings.db_url.split('@')[-1]}")
+        return 0
+    if args.command == "mgmt":
+        from mgmt.server import run_mgmt  # noqa: PLC0415
+
+        asyncio.run(run_mgmt(settings))
+    elif args.command == "api":
+        from mgmt.server import run_api  # noqa: PLC0415
+
+        asyncio.run(run_api(settings))
+    elif args.command == "up":
+        from mgmt.allinone import run_up  # noqa: PLC0415
+
+        asyncio.run(run_up(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

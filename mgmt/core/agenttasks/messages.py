@@ -1,0 +1,32 @@
+"""Bus messages of agent tasks."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from mgmt.core.messages import Event, Message
+
+
+class AgentTaskCompleted(Message):
+    """An agent's reply arrived (at any frontend); routed to the resource's owner."""
+
+    route_by: ClassVar[str] = "resourceUuid"
+    resourceUuid: str
+    taskUuid: str
+    reply: dict[str, Any]
+    receivedBy: str = Field(default="", description="Which frontend took the callback.")
+
+    def sync_signature(self) -> str:
+        # Replies must not queue behind the long operation that awaits them.
+        return f"agent-task:{self.taskUuid}"
+
+
+class AgentTaskFinished(Event):
+    """A task reached a final status (Done, Failed or TimedOut)."""
+
+    resourceUuid: str
+    taskUuid: str
+    status: str
+    completedBy: str

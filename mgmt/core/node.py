@@ -1,0 +1,198 @@
+"""``NodeRuntime``: one management node's partitions, lease and bus, put together.
+
+Membership says who is alive; the ring says which partitions are ours; this module makes the
+consumers match: it releases partitions that moved away (draining running handlers first, so
+per-resource order holds across the hand-over) and consumes the ones that moved here. It
+re-consumes after a broker reconnect and stops consuming when the lease is lost (fencing).
+Partition listeners (agent-task tracker, later VM sync, host ping …) hear the owned set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Protocol
+
+from mgmt.core.bus import Bus, HandlerTable, PartitionConsumer, Transport
+from mgmt.core.db import Database
+from mgmt.core.logging import get_logger
+from mgmt.core.membership import Membership
+from mgmt.core.metrics import BusMetrics
+from mgmt.core.ring import owned_by
+from mgmt.settings import Settings
+
+log = get_logger(__name__)
+
+
+class PartitionListener(Protocol):
+    """Extension point: told the full set of owned partitions after every change, in
+    registration order. An exception is logged and does not stop the rebalance."""
+
+    async def partitions_changed(self, owned: frozenset[int]) -> None: ...
+
+
+class NodeRuntime:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        transport: Transport,
+        table: HandlerTable,
+        metrics: BusMetrics,
+        *,
+        listeners: Sequence[PartitionListener] = (),
+        address: str = "",
+        lease_db: Database | None = None,
+    ) -> None:
+        self.settings = settings
+        self.node_id = settings.node_id
+        self.db = db
+        self.metrics = metrics
+        self.bus = Bus(
+            transport,
+            node_id=settings.node_id,
+            partitions=settings.partitions,
+            metrics=metrics,
+            default_timeout=settings.default_timeout,
+            max_message_bytes=settings.max_message_bytes,
+        )
+        self._table = table
+        self._listeners = list(listeners)
+        self._lease_db = lease_db
+        self.membership = Membership(
+            lease_db or db,
+            settings.node_id,
+            interval=settings.heartbeat_interval,
+            misses=settings.heartbeat_misses,
+            on_members=self._members_changed,
+            on_fence=self._fenced,
+            address=address,
+        )
+        self._consumers: dict[int, PartitionConsumer] = {}
+        self._limiter = asyncio.Semaphore(settings.max_concurrent_handlers)
+        self._members: frozenset[str] = frozenset()
+        self._wake = asyncio.Event()
+        self._reattach = False
+        self._rebalancer: asyncio.Task[None] | None = None
+        self._depth_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.ready = asyncio.Event()
+
+    @property
+    def owned(self) -> frozenset[int]:
+        return frozenset(self._consumers)
+
+    async def start(self) -> None:
+        await self.bus.start()
+        self.bus.transport.add_connection_listener(self._connection_changed)
+        self._rebalancer = asyncio.create_task(self._rebalance_loop(), name="rebalancer")
+        await self.membership.start()
+        self._depth_task = asyncio.create_task(self._report_depth(), name="queue-depth")
+
+    async def stop(self) -> None:
+        """Graceful: leave first so others start standby consumers, then drain and close."""
+        self._stopping = True
+        await self.membership.stop(leave=True)
+        for task in (self._rebalancer, self._depth_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        await self._apply(frozenset())
+        await self.bus.close()
+        if self._lease_db is not None:
+            await self._lease_db.close()
+
+    async def _members_changed(self, members: frozenset[str]) -> None:
+        self._members = members
+        self._wake.set()  # never block the membership loop on draining
+
+    async def _fenced(self) -> None:
+        self._members = frozenset()
+        self._wake.set()
+
+    async def _connection_changed(self, up: bool) -> None:
+        if up:
+            self._reattach = True
+            self._wake.set()
+
+    def desired(self) -> frozenset[int]:
+        if self.node_id not in self._members or not self.bus.transport.connected:
+            return frozenset()
+        return frozenset(owned_by(self.node_id, self._members, self.settings.partitions))
+
+    async def _rebalance_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                if self._reattach:
+                    self._reattach = False
+                    await self._reattach_all()
+                await self._apply(self.desired())
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("node.rebalance_failed")
+                await asyncio.sleep(0.5)
+                self._wake.set()
+
+    async def _reattach_all(self) -> None:
+        for partition, consumer in list(self._consumers.items()):
+            try:
+                await consumer.attach(self.bus.transport)
+            except Exception:
+                log.exception("node.reattach_failed", partition=partition)
+                del self._consumers[partition]
+        log.info("node.reattached", partitions=len(self._consumers))
+
+    async def _apply(self, desired: frozenset[int]) -> None:
+        current = frozenset(self._consumers)
+        release, acquire = current - desired, desired - current
+        if release:
+            released = [self._consumers.pop(p) for p in sorted(release)]
+            await asyncio.gather(*(c.release(self.settings.drain_timeout) for c in released))
+        for partition in sorted(acquire):
+            if not self.bus.transport.connected:
+                break
+            consumer = PartitionConsumer(
+                partition,
+                self.bus,
+                self._table,
+                prefetch=self.settings.prefetch,
+                max_attempts=self.settings.max_attempts,
+                limiter=self._limiter,
+                transient_retry_seconds=self.settings.transient_retry_seconds,
+            )
+            await consumer.attach(self.bus.transport)
+            self._consumers[partition] = consumer
+        if release or acquire:
+            log.info(
+                "node.partitions_changed",
+                owned=len(self._consumers),
+                released=sorted(release),
+                acquired=sorted(acquire),
+                members=sorted(self._members),
+            )
+            self.metrics.partitions_owned.set(len(self._consumers))
+            for listener in self._listeners:
+                try:
+                    await listener.partitions_changed(self.owned)
+                except Exception:
+                    log.exception("node.partition_listener_failed")
+        if desired and not self.ready.is_set():
+            self.ready.set()
+        if not self._members and self.ready.is_set() and not self._stopping:
+            self.ready.clear()
+
+    async def _report_depth(self) -> None:
+        while True:
+            await asyncio.sleep(5.0)
+            try:
+                depth = sum(c.backlog for c in self._consumers.values())
+                for partition in list(self._consumers):
+                    depth += await self.bus.transport.queue_depth(partition)
+                self.metrics.queue_depth.set(depth)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("node.depth_failed", error=str(exc))

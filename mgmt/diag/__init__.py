@@ -1,0 +1,24 @@
+"""Diagnostics service: echo, sequence recording and agent round trips through the bus.
+
+Operators use it to check a cluster end to end (``zcloud bench``, health probes); the test
+suite uses it to prove routing, ordering, failover and callbacks on real processes.
+Public surface: its messages.
+"""
+
+from mgmt.diag.messages import (
+    Echo,
+    EchoReply,
+    PingAgent,
+    PingAgentReply,
+    RecordSequence,
+    RecordSequenceReply,
+)
+
+__all__ = [
+    "Echo",
+    "EchoReply",
+    "PingAgent",
+    "PingAgentReply",
+    "RecordSequence",
+    "RecordSequenceReply",
+]

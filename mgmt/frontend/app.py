@@ -1,0 +1,103 @@
+"""The frontend's FastAPI application factory.
+
+Serves ``/health`` (the process is up), ``/ready`` (database answers and the bus is
+connected), ``/metrics`` (Prometheus) and ``POST /v1/agent/callbacks`` (agent replies, handed
+to the resource's owner over the bus). The process entry point owns the database and bus
+handles and passes them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from agent.protocol import TASK_UUID_HEADER
+from mgmt.core.agenttasks import receive_callback
+from mgmt.core.agenttasks.client import CALLBACK_PATH
+from mgmt.core.bus import Bus
+from mgmt.core.db import Database
+from mgmt.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+async def _always_ready() -> bool:
+    return True
+
+
+@dataclass
+class FrontendContext:
+    db: Database
+    bus: Bus
+    node_id: str
+    registry: CollectorRegistry
+    max_callback_bytes: int = 1 << 20
+    #: extra readiness condition (the all-in-one adds "the management node is consuming")
+    extra_ready: Callable[[], Awaitable[bool]] = field(default=_always_ready)
+
+
+def create_app(ctx: FrontendContext) -> FastAPI:
+    app = FastAPI(title="zcloud", version="0.1.0", docs_url=None, redoc_url=None)
+    callbacks = Counter(
+        "zcloud_agent_callbacks_total",
+        "Agent callbacks received, by HTTP status answered",
+        ["status"],
+        registry=ctx.registry,
+    )
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "node": ctx.node_id}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        checks = {
+            "database": await ctx.db.ping(),
+            "bus": ctx.bus.transport.connected,
+            "node": await ctx.extra_ready(),
+        }
+        ok = all(checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(ctx.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post(CALLBACK_PATH, include_in_schema=False)
+    async def agent_callback(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length")
+        if declared is not None and (
+            not declared.isdigit() or int(declared) > ctx.max_callback_bytes
+        ):
+            callbacks.labels("413").inc()
+            return JSONResponse({"error": {"code": "SYS.1004", "details": "body too large"}}, 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > ctx.max_callback_bytes:
+                callbacks.labels("413").inc()
+                return JSONResponse(
+                    {"error": {"code": "SYS.1004", "details": "body too large"}}, 413
+                )
+        outcome = await receive_callback(
+            ctx.db,
+            ctx.bus,
+            task_uuid=request.headers.get(TASK_UUID_HEADER),
+            body=bytes(body),
+            received_by=ctx.node_id,
+        )
+        callbacks.labels(str(outcome.status_code)).inc()
+        if outcome.status_code >= 400:
+            log.warning(
+                "callback.rejected",
+                status=outcome.status_code,
+                task_uuid=request.headers.get(TASK_UUID_HEADER),
+                details=outcome.body,
+            )
+        return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+    return app

@@ -1,0 +1,1 @@
+"""Alembic migrations of the whole management database (one linear history)."""

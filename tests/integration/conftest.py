@@ -1,0 +1,54 @@
+"""Fixtures for tests that start real zcloud processes against PostgreSQL and RabbitMQ."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from mgmt.bench.cluster import LocalCluster
+from mgmt.core.bus import Bus
+from mgmt.core.bus.rabbit import RabbitTransport
+from mgmt.core.db import Database
+from mgmt.core.metrics import BusMetrics
+
+PARTITIONS = 32
+HEARTBEAT = 1.0  # lease 3 s: the same code paths as 2 s, quicker tests
+
+
+@pytest.fixture
+async def cluster(
+    pg_url: str, amqp: tuple[str, str], tmp_path: Path
+) -> AsyncIterator[LocalCluster]:
+    url, prefix = amqp
+    c = LocalCluster(
+        pg_url,
+        url,
+        prefix,
+        tmp_path / "procs",
+        PARTITIONS,
+        extra_env={"ZCLOUD_HEARTBEAT_INTERVAL": str(HEARTBEAT)},
+    )
+    yield c
+    await c.stop_all()
+
+
+@pytest.fixture
+async def db(pg_url: str) -> AsyncIterator[Database]:
+    database = Database(pg_url)
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+async def client_bus(amqp: tuple[str, str]) -> AsyncIterator[Bus]:
+    """A bus for the test itself (a client: it publishes and calls, owns no partition)."""
+    url, prefix = amqp
+    transport = RabbitTransport(
+        url, prefix=prefix, partitions=PARTITIONS, max_attempts=5, node_id="test-client"
+    )
+    bus = Bus(transport, node_id="test-client", partitions=PARTITIONS, metrics=BusMetrics())
+    await bus.start()
+    yield bus
+    await bus.close()
