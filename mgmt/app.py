@@ -76,7 +76,7 @@ def build_node(
 ) -> ManagementNode:
     metrics = BusMetrics(registry)
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
-    tasks = AgentTaskService(db, settings.node_id, http=http)
+    tasks = AgentTaskService(db, settings.node_id, http=http, poll_after=settings.agent_poll_after)
     agents = AgentClient(
         db,
         tasks,
@@ -86,7 +86,7 @@ def build_node(
         callback_base_url=settings.callback_base_url,
         default_timeout=settings.agent_timeout,
     )
-    diag = DiagService(db, agents, tasks)
+    diag = DiagService(db, agents)
     services: list[Service] = [tasks, diag]  # the in-tree services
     for kind, continuation in diag.continuations().items():
         tasks.add_continuation(kind, continuation)

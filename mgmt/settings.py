@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     sim_port: int = Field(default=7070, ge=0, le=65535, description="All-in-one simulator.")
     sim_hosts: int = Field(default=4, ge=0, description="Simulated hosts the all-in-one makes.")
     agent_timeout: float = Field(default=300.0, gt=0, description="Default agent task deadline.")
+    agent_poll_after: float = Field(
+        default=10.0, gt=0, description="Ask the agent about a task pending this long, s."
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON lines; false gives console output.")
     var_dir: Path = DEFAULT_VAR_DIR

@@ -10,7 +10,6 @@ from agent.protocol import PingHost
 from mgmt.core.agenttasks import (
     AgentClient,
     AgentTaskRow,
-    AgentTaskService,
     TaskContinuation,
     TaskOutcome,
 )
@@ -33,10 +32,9 @@ PING_KIND = "diag.agent-ping"
 
 
 class DiagService:
-    def __init__(self, db: Database, agents: AgentClient, tasks: AgentTaskService) -> None:
+    def __init__(self, db: Database, agents: AgentClient) -> None:
         self._db = db
         self._agents = agents
-        self._tasks = tasks
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {Echo: self.echo, RecordSequence: self.record, PingAgent: self.ping_agent}
@@ -68,7 +66,8 @@ class DiagService:
         return RecordSequenceReply(node=ctx.node_id, duplicate=not fresh)
 
     async def ping_agent(self, msg: PingAgent, ctx: HandlerContext) -> PingAgentReply:
-        task = await self._agents.submit(
+        send = self._agents.call if msg.wait else self._agents.submit
+        result = await send(
             resource_uuid=msg.resourceUuid,
             host_uuid=msg.resourceUuid,
             agent_url=msg.agentUrl,
@@ -76,12 +75,9 @@ class DiagService:
             kind=PING_KIND,
             timeout=msg.timeoutSeconds,
         )
-        if not msg.wait:
-            self._tasks.forget(task)
-            return PingAgentReply(taskUuid=task, status="Pending")
-        remaining = ctx.remaining()
-        outcome = await asyncio.wait_for(asyncio.shield(self._tasks.wait(task)), remaining)
-        return PingAgentReply(taskUuid=task, status=outcome.status)
+        if isinstance(result, str):
+            return PingAgentReply(taskUuid=result, status="Pending")
+        return PingAgentReply(taskUuid=result.task_uuid, status=result.status)
 
     async def task_finished(
         self, session: AsyncSession, task: AgentTaskRow, outcome: TaskOutcome

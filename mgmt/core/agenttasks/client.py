@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
@@ -19,7 +20,7 @@ from agent.protocol import (
 from mgmt.core.agenttasks.models import AgentTaskRow, TaskStatus
 from mgmt.core.agenttasks.service import AgentTaskService, TaskOutcome
 from mgmt.core.db import Database
-from mgmt.core.errors import Codes, ZCloudError, error
+from mgmt.core.errors import Codes, OperationTimeout, ZCloudError, error
 from mgmt.core.ring import partition_of
 
 ReplyT = TypeVar("ReplyT", bound=AgentReply)
@@ -61,13 +62,54 @@ class AgentClient:
         kind: str = "",
         context: dict[str, Any] | None = None,
         timeout: float | None = None,
-        task_uuid: str | None = None,
     ) -> str:
         """Record the task, then POST it; returns the task UUID. The outcome comes later
-        through the continuation ``kind`` (on whichever node owns the resource then) and,
-        on this node, through ``AgentTaskService.wait``. An agent that cannot be reached
-        fails the task at once."""
-        task = task_uuid or str(uuid.uuid4())
+        through the continuation ``kind``, on whichever node owns the resource then. An
+        agent that cannot be reached fails the task at once."""
+        task, _ = await self._submit(
+            resource_uuid, host_uuid, agent_url, command, kind, context, timeout, watch=False
+        )
+        return task
+
+    async def call(
+        self,
+        *,
+        resource_uuid: str,
+        host_uuid: str,
+        agent_url: str,
+        command: AgentCommand,
+        kind: str = "",
+        context: dict[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> TaskOutcome:
+        """``submit`` and wait here for the outcome. Raises ``OperationTimeout`` if this node
+        does not see it (the partition moved away) shortly after the task's deadline."""
+        limit = timeout or self._default_timeout
+        task, fut = await self._submit(
+            resource_uuid, host_uuid, agent_url, command, kind, context, limit, watch=True
+        )
+        assert fut is not None
+        try:
+            return await asyncio.wait_for(fut, limit + 5.0)
+        except TimeoutError:
+            self._service.forget(task)
+            raise OperationTimeout(
+                error(Codes.TIMEOUT, f"no outcome for agent task {task} here", taskUuid=task)
+            ) from None
+
+    async def _submit(
+        self,
+        resource_uuid: str,
+        host_uuid: str,
+        agent_url: str,
+        command: AgentCommand,
+        kind: str,
+        context: dict[str, Any] | None,
+        timeout: float | None,
+        *,
+        watch: bool,
+    ) -> tuple[str, asyncio.Future[TaskOutcome] | None]:
+        task = str(uuid.uuid4())
         now = await self._db.now()
         async with self._db.session() as s, s.begin():
             s.add(
@@ -86,26 +128,9 @@ class AgentClient:
                     deadline_at=now + timedelta(seconds=timeout or self._default_timeout),
                 )
             )
-        self._service.wait(task)  # register before the reply can possibly arrive
-        headers = {
-            TASK_UUID_HEADER: task,
-            CALLBACK_URL_HEADER: self.callback_url,
-            RESOURCE_UUID_HEADER: resource_uuid,
-        }
-        try:
-            resp = await self._http.post(
-                agent_url.rstrip("/") + command.path,
-                content=command.model_dump_json(),
-                headers={**headers, "Content-Type": "application/json"},
-                timeout=10.0,
-            )
-            failure = (
-                None
-                if resp.status_code in (200, 202)
-                else f"HTTP {resp.status_code}: {resp.text[:200]}"
-            )
-        except httpx.HTTPError as exc:
-            failure = f"{type(exc).__name__}: {exc}"
+        # watch before the POST: the reply may be back before the POST returns
+        fut = self._service.wait(task) if watch else None
+        failure = await self._post(task, resource_uuid, agent_url, command)
         if failure is not None:
             await self._service.finish(
                 task,
@@ -113,30 +138,30 @@ class AgentClient:
                 None,
                 error(Codes.AGENT_UNREACHABLE, failure, hostUuid=host_uuid, taskUuid=task),
             )
-        return task
+        return task, fut
 
-    async def call(
-        self,
-        *,
-        resource_uuid: str,
-        host_uuid: str,
-        agent_url: str,
-        command: AgentCommand,
-        kind: str = "",
-        context: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> TaskOutcome:
-        """``submit`` and wait on this node for the outcome (up to the task deadline)."""
-        task = await self.submit(
-            resource_uuid=resource_uuid,
-            host_uuid=host_uuid,
-            agent_url=agent_url,
-            command=command,
-            kind=kind,
-            context=context,
-            timeout=timeout,
-        )
-        return await self._service.wait(task)
+    async def _post(
+        self, task: str, resource_uuid: str, agent_url: str, command: AgentCommand
+    ) -> str | None:
+        """POST the command; None when the agent took it, else why not."""
+        headers = {
+            TASK_UUID_HEADER: task,
+            CALLBACK_URL_HEADER: self.callback_url,
+            RESOURCE_UUID_HEADER: resource_uuid,
+            "Content-Type": "application/json",
+        }
+        try:
+            resp = await self._http.post(
+                agent_url.rstrip("/") + command.path,
+                content=command.model_dump_json(),
+                headers=headers,
+                timeout=10.0,
+            )
+        except httpx.HTTPError as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if resp.status_code in (200, 202):
+            return None
+        return f"HTTP {resp.status_code}: {resp.text[:200]}"
 
     async def call_sync(
         self, agent_url: str, command: AgentCommand, reply_type: type[ReplyT], timeout: float = 10.0

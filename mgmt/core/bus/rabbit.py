@@ -249,10 +249,9 @@ class RabbitTransport:
             except Exception:
                 log.exception("bus.connection_listener_failed")
 
-    def _on_reply_message(self, msg: AbstractIncomingMessage) -> Any:
+    async def _on_reply_message(self, msg: AbstractIncomingMessage) -> None:
         if self._on_reply is not None:
             self._on_reply(from_message(msg))
-        return None
 
     async def _publish(
         self, exchange_name: str, routing_key: str, message: aio_pika.Message
