@@ -21,7 +21,7 @@ def servers() -> ServerUrls:
 
 
 @pytest.fixture
-async def pg_url(servers: ServerUrls) -> AsyncIterator[str]:
+async def pg_url(servers: ServerUrls, no_leaked_tasks: None) -> AsyncIterator[str]:
     """A fresh PostgreSQL database for this test, dropped afterwards."""
     url = await create_database(servers.db_admin)
     yield url
@@ -29,7 +29,7 @@ async def pg_url(servers: ServerUrls) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def amqp(servers: ServerUrls) -> AsyncIterator[tuple[str, str]]:
+async def amqp(servers: ServerUrls, no_leaked_tasks: None) -> AsyncIterator[tuple[str, str]]:
     """(AMQP URL, a bus prefix of this test's own); its queues and exchanges are deleted."""
     prefix = f"zt{uuid.uuid4().hex[:10]}"
     yield servers.amqp, prefix
@@ -38,7 +38,8 @@ async def amqp(servers: ServerUrls) -> AsyncIterator[tuple[str, str]]:
 
 @pytest.fixture(autouse=True)
 async def no_leaked_tasks() -> AsyncIterator[None]:
-    """Fail a test that leaves asyncio tasks running behind it."""
+    """Fail a test that leaves asyncio tasks running behind it. Fixtures that open
+    connections depend on this one, so it checks after they have closed theirs."""
     before = asyncio.all_tasks()
     yield
     current = asyncio.current_task()

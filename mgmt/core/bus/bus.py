@@ -182,7 +182,9 @@ class Bus:
         finally:
             self._pending.pop(correlation, None)
         if reply.is_error:
-            raise ZCloudError(ErrorCode.model_validate_json(reply.body))
+            err = ErrorCode.model_validate_json(reply.body)
+            # the handler ran out of time: the same error as our own timer would give
+            raise (OperationTimeout(err) if err.code == Codes.TIMEOUT[0] else ZCloudError(err))
         reply_type = type(request).reply_type()
         result = reply_type.model_validate_json(reply.body)
         return result  # type: ignore[return-value]

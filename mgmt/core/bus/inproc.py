@@ -81,7 +81,7 @@ class _Queue:
         self.durable = durable
         self.ready: list[_Msg] = []  # heap by seq: returned messages keep their place
         self.consumers: list[_Consumer] = []
-        self._wake = asyncio.Event()
+        self._again = False
         self._pump_task: asyncio.Task[None] | None = None
 
     def put(self, msg: _Msg) -> None:
@@ -110,15 +110,16 @@ class _Queue:
         self.kick()
 
     def kick(self) -> None:
+        """Make sure a pump runs; it exits as soon as nothing more can be delivered."""
+        self._again = True
         if self._pump_task is None or self._pump_task.done():
             self._pump_task = asyncio.get_running_loop().create_task(self._pump())
             self.broker.tasks.add(self._pump_task)
             self._pump_task.add_done_callback(self.broker.tasks.discard)
-        self._wake.set()
 
     async def _pump(self) -> None:
-        while True:
-            self._wake.clear()
+        while self._again:
+            self._again = False
             active = self.consumers[0] if self.consumers else None
             while (
                 active is not None
@@ -134,13 +135,8 @@ class _Queue:
                 except Exception:  # a consumer callback must not kill the queue
                     log.exception("inproc.consumer_failed", queue=self.name)
                 if self.consumers[:1] != [active]:
+                    self._again = True
                     break
-            if not self._wake.is_set():
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    if not self.ready:
-                        return
 
 
 class InprocBroker:
@@ -154,6 +150,13 @@ class InprocBroker:
         self.subscriptions: dict[str, list[str]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._seq = itertools.count()
+
+    async def close(self) -> None:
+        """Stop every queue's pump (the process is shutting its bus down)."""
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def queue(self, name: str, *, durable: bool = True) -> _Queue:
         q = self.queues.get(name)
