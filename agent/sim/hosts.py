@@ -87,6 +87,8 @@ class SimHost:
                 self._release(vm)
 
     def recover(self) -> None:
+        """Power back on, empty of running VMs; a crash fault is spent by the crash."""
+        self.faults = [f for f in self.faults if f.action is not FaultAction.CRASH]
         self.crashed = False
         self.booted = time.monotonic()
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the PostgreSQL and RabbitMQ that the test suite and benchmarks use are running on
-# this machine: start them when installed but stopped, install them with apt when absent.
+# this machine (start them when installed but stopped, install them with apt when absent),
+# and that the tools the suite calls are installed.
 set -euo pipefail
 
 log() { printf 'ensure-services: %s\n' "$*"; }
@@ -52,5 +53,14 @@ ensure_rabbitmq() {
   log "RabbitMQ is up"
 }
 
+ensure_tools() {
+  # docker-compose validates compose.yaml in the suite (no container engine needed)
+  if ! command -v docker-compose >/dev/null 2>&1; then
+    log "installing docker-compose (used to validate compose.yaml)"
+    apt_install docker-compose
+  fi
+}
+
 ensure_postgres
 ensure_rabbitmq
+ensure_tools

@@ -33,6 +33,7 @@ class Proc:
     env: dict[str, str]
     port: int
     log_path: Path
+    cwd: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,7 +43,12 @@ class Proc:
     def start(self) -> Proc:
         log = self.log_path.open("ab")
         self.popen = subprocess.Popen(
-            self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            self.argv,
+            env=self.env,
+            cwd=self.cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         return self

@@ -1,0 +1,155 @@
+"""The simulator over ASGI (no sockets): validation, dedupe, capacity, fault bookkeeping."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from agent.protocol import TASK_STATE_HEADER
+from agent.sim.app import create_app
+from agent.sim.settings import SimSettings
+
+GiB = 1 << 30
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    app = create_app(SimSettings(callback_retry_seconds=0))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sim") as client:
+        yield app, client
+    await app.state.endpoint.close()
+
+
+def task_headers() -> dict[str, str]:
+    # a callback URL nobody listens on: these tests read results from /tasks instead
+    return {"X-Task-UUID": str(uuid.uuid4()), "X-Callback-URL": "http://127.0.0.1:9/cb"}
+
+
+async def make_host(client: httpx.AsyncClient, cpu: int = 4, mem: int = 8 * GiB) -> str:
+    resp = await client.post("/sim/hosts", json={"hosts": [{"cpuNum": cpu, "memoryBytes": mem}]})
+    return str(resp.json()["hosts"][0]["uuid"])
+
+
+async def run(client: httpx.AsyncClient, host: str, path: str, body: dict[str, object]) -> dict:  # type: ignore[type-arg]
+    headers = task_headers()
+    resp = await client.post(f"/sim/hosts/{host}{path}", json=body, headers=headers)
+    assert resp.status_code == 202, resp.text
+    task = headers["X-Task-UUID"]
+
+    async def done() -> dict | None:  # type: ignore[type-arg]
+        status = (await client.get(f"/sim/hosts/{host}/tasks/{task}")).json()
+        return status["reply"] if status["state"] == "Done" else None
+
+    for _ in range(200):
+        if (reply := await done()) is not None:
+            return reply
+        await asyncio.sleep(0.01)
+    raise AssertionError("task never finished")
+
+
+async def test_validation_names_what_is_wrong(sim: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = sim
+    host = await make_host(client)
+    r = await client.post(f"/sim/hosts/{host}/vm/start", json={"vmUuid": "v"})
+    assert r.status_code == 400 and r.json()["error"]["field"] == "X-Task-UUID"
+    r = await client.post(
+        f"/sim/hosts/{host}/vm/start",
+        json={"vmUuid": "v"},
+        headers={"X-Task-UUID": str(uuid.uuid4())},
+    )
+    assert r.status_code == 400 and r.json()["error"]["field"] == "X-Callback-URL"
+    r = await client.post(
+        f"/sim/hosts/{host}/vm/start", json={"vmUuid": "v"}, headers=task_headers()
+    )
+    assert r.status_code == 400 and "cpuNum" in r.json()["error"]["field"]
+    r = await client.post(
+        f"/sim/hosts/{host}/vm/start", content=b"x" * (2 << 20), headers=task_headers()
+    )
+    assert r.status_code == 413
+    assert (await client.post(f"/sim/hosts/{host}/no/such", json={})).status_code == 404
+    assert (await client.post("/sim/hosts/nope/host/ping", json={})).status_code == 404
+
+
+async def test_capacity_is_exact_under_racing_starts(
+    sim: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = sim
+    host = await make_host(client, cpu=4, mem=8 * GiB)
+    replies = await asyncio.gather(
+        *(
+            run(client, host, "/vm/start", {"vmUuid": f"vm{i}", "cpuNum": 1, "memoryBytes": GiB})
+            for i in range(6)
+        )
+    )
+    ok = [r for r in replies if r["success"]]
+    assert len(ok) == 4
+    assert {r["errorCode"] for r in replies if not r["success"]} == {"CAPACITY"}
+    detail = (await client.get(f"/sim/hosts/{host}")).json()
+    assert (detail["cpuUsed"], detail["memoryUsed"]) == (4, 4 * GiB)
+    started = [r["vmUuid"] for r in ok]
+    again = await run(
+        client, host, "/vm/start", {"vmUuid": started[0], "cpuNum": 1, "memoryBytes": GiB}
+    )
+    assert again["success"], "starting a running VM is idempotent"
+    await run(client, host, "/vm/stop", {"vmUuid": started[0]})
+    await run(client, host, "/vm/destroy", {"vmUuid": started[1]})
+    assert (await run(client, host, "/vm/destroy", {"vmUuid": "never-existed"}))["success"]
+    detail = (await client.get(f"/sim/hosts/{host}")).json()
+    assert (detail["cpuUsed"], detail["memoryUsed"]) == (2, 2 * GiB)
+    bad = await run(client, host, "/vm/pause", {"vmUuid": started[0]})
+    assert bad["errorCode"] == "INVALID_STATE"
+
+
+async def test_a_repeated_task_uuid_runs_once(sim: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = sim
+    host = await make_host(client)
+    headers = task_headers()
+    body = {"vmUuid": "once", "cpuNum": 1, "memoryBytes": GiB}
+    first = await client.post(f"/sim/hosts/{host}/vm/start", json=body, headers=headers)
+    assert first.status_code == 202
+    await asyncio.sleep(0.05)
+    await client.post(f"/sim/hosts/{host}/vm/stop", json={"vmUuid": "once"}, headers=task_headers())
+    await asyncio.sleep(0.05)
+    repeat = await client.post(f"/sim/hosts/{host}/vm/start", json=body, headers=headers)
+    assert repeat.status_code == 202 and repeat.headers[TASK_STATE_HEADER] == "Done"
+    await asyncio.sleep(0.05)
+    detail = (await client.get(f"/sim/hosts/{host}")).json()
+    assert detail["cpuUsed"] == 0, "the repeat must not start the stopped VM again"
+
+
+async def test_faults_fail_drop_and_crash(sim: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = sim
+    host = await make_host(client)
+    await client.post(
+        f"/sim/hosts/{host}/faults",
+        json={"command": "PingHost", "action": "fail", "error": "nope", "times": 1},
+    )
+    failed = await run(client, host, "/host/ping", {"hostUuid": host})
+    assert (failed["success"], failed["error"], failed["errorCode"]) == (False, "nope", "INJECTED")
+    assert (await run(client, host, "/host/ping", {"hostUuid": host}))["success"], "times=1 used up"
+    await run(client, host, "/vm/start", {"vmUuid": "a", "cpuNum": 2, "memoryBytes": GiB})
+    await client.post(f"/sim/hosts/{host}/faults", json={"command": "*", "action": "crash"})
+    r = await client.post(
+        f"/sim/hosts/{host}/host/ping", json={"hostUuid": host}, headers=task_headers()
+    )
+    assert r.status_code == 503
+    detail = (await client.get(f"/sim/hosts/{host}")).json()
+    assert detail["crashed"] and detail["cpuUsed"] == 0
+    assert detail["vms"][0]["powerState"] == "Stopped"
+    await client.post(f"/sim/hosts/{host}/recover")
+    assert (await run(client, host, "/host/ping", {"hostUuid": host}))["success"]
+
+
+async def test_connect_adopts_unknown_hosts(sim: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    _, client = sim
+    host = str(uuid.uuid4())
+    r = await client.post(f"/sim/hosts/{host}/host/connect", json={"hostUuid": host})
+    assert r.status_code == 200
+    assert r.json()["hypervisorType"] == "Simulator" and r.json()["cpuNum"] == 32
+    assert (await client.get("/health")).json()["hosts"] == 1
