@@ -78,7 +78,7 @@ async def test_a_thousand_hosts_each_start_a_vm(sim: Proc, receiver: tuple[Recei
             assert r.status_code == 202
 
     async with httpx.AsyncClient(timeout=30) as client:
-        await asyncio.gather(*(one(client, h["uuid"]) for h in hosts))  # type: ignore[index]
+        await asyncio.gather(*(one(client, h["uuid"]) for h in hosts))
     await eventually(lambda: len(rec.calls) >= HOSTS, timeout=60)
     await asyncio.sleep(0.5)
     counts = rec.by_task()
