@@ -122,8 +122,14 @@ async def run_mgmt(settings: Settings) -> None:
     await stop.wait()
     log.info("mgmt.stopping")
     await http.stop()
-    await node.stop()
+    try:
+        # a clean stop hands partitions over at once; never let it hang the exit
+        async with asyncio.timeout(settings.drain_timeout + 15):
+            await node.stop()
+    except TimeoutError:
+        log.error("mgmt.stop_timed_out")
     await db.close()
+    log.info("mgmt.stopped")
 
 
 async def run_api(settings: Settings) -> None:

@@ -68,6 +68,7 @@ class Proc:
         while self.popen.poll() is None:
             if time.monotonic() > deadline:
                 self.popen.kill()
+                self.popen.wait(5)  # reap it: never leave a zombie behind
                 raise TimeoutError(f"{self.name} did not exit in {timeout}s")
             await asyncio.sleep(0.05)
         return self.popen.returncode
@@ -154,12 +155,18 @@ class LocalCluster:
         args = ["agent", "sim", "--port", str(port), "--hosts", str(hosts)]
         return self._proc(name, args, port, self.env())
 
-    async def stop_all(self) -> None:
+    async def stop_all(self, grace: float = 20.0) -> list[str]:
+        """SIGTERM everything, SIGKILL what has not exited after ``grace`` s; reap all.
+        Returns the names of the processes that had to be killed."""
         for proc in self.procs:
             proc.kill(signal.SIGTERM)
+        killed = []
         for proc in self.procs:
-            if proc.popen is not None:
-                try:
-                    await proc.wait_exit(15)
-                except TimeoutError:
-                    proc.kill()
+            if proc.popen is None:
+                continue
+            try:
+                await proc.wait_exit(grace)
+            except TimeoutError:
+                killed.append(proc.name)
+                await proc.wait_exit(5)
+        return killed

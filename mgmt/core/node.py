@@ -92,12 +92,14 @@ class NodeRuntime:
     async def stop(self) -> None:
         """Graceful: leave first so others start standby consumers, then drain and close."""
         self._stopping = True
+        log.info("node.leaving")
         await self.membership.stop(leave=True)
         for task in (self._rebalancer, self._depth_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await self._apply(frozenset())
+        log.info("node.released_all")
         await self.bus.close()
         if self._lease_db is not None:
             await self._lease_db.close()
@@ -149,8 +151,7 @@ class NodeRuntime:
         current = frozenset(self._consumers)
         release, acquire = current - desired, desired - current
         if release:
-            released = [self._consumers.pop(p) for p in sorted(release)]
-            await asyncio.gather(*(c.release(self.settings.drain_timeout) for c in released))
+            await asyncio.gather(*(self._release(p) for p in sorted(release)))
         for partition in sorted(acquire):
             if not self.bus.transport.connected:
                 break
@@ -183,6 +184,12 @@ class NodeRuntime:
             self.ready.set()
         if not self._members and self.ready.is_set() and not self._stopping:
             self.ready.clear()
+
+    async def _release(self, partition: int) -> None:
+        # Forget the consumer only once it is closed: if we are cancelled half-way (stop),
+        # the final release in stop() finds it and closes it.
+        await self._consumers[partition].release(self.settings.drain_timeout)
+        self._consumers.pop(partition, None)
 
     async def _report_depth(self) -> None:
         while True:

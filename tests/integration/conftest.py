@@ -31,7 +31,8 @@ async def cluster(
         extra_env={"ZCLOUD_HEARTBEAT_INTERVAL": str(HEARTBEAT)},
     )
     yield c
-    await c.stop_all()
+    killed = await c.stop_all()
+    assert not killed, f"did not stop cleanly on SIGTERM: {killed}"
 
 
 @pytest.fixture
