@@ -30,6 +30,9 @@ from mgmt.core.messages import Message, MessageRegistry, Reply, Request
 
 log = get_logger(__name__)
 
+#: Longest a reply or an ack may take before it is given up (see ``_safe_reply``).
+_SETTLE_SECONDS = 10.0
+
 Handler = Callable[[Any, HandlerContext], Awaitable[Reply | None]]
 
 
@@ -243,16 +246,20 @@ class PartitionConsumer:
             delay = min(delay * 2, 2.0)
 
     async def _safe_reply(self, env: Any, result: Reply | ErrorCode) -> None:
+        # Bounded: a reply (or ack) caught in a broker outage must not hold the resource's
+        # signature slot, or every later message for the resource waits behind it.
         try:
-            await self._bus.reply(env, result)
+            async with asyncio.timeout(_SETTLE_SECONDS):
+                await self._bus.reply(env, result)
         except Exception as exc:  # the caller will time out; the effect is already done
-            log.warning("bus.reply_failed", error=str(exc))
+            log.warning("bus.reply_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _settle(self, delivery: Delivery) -> None:
         try:
-            await delivery.ack()
+            async with asyncio.timeout(_SETTLE_SECONDS):
+                await delivery.ack()
         except Exception as exc:  # channel gone: broker redelivers; handlers are idempotent
-            log.info("bus.ack_failed", error=str(exc))
+            log.info("bus.ack_failed", error=f"{type(exc).__name__}: {exc}")
 
     async def _reject(self, delivery: Delivery, kind: tuple[str, str], details: str) -> None:
         env = delivery.envelope
