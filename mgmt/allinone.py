@@ -34,9 +34,13 @@ async def run_up(settings: Settings) -> None:
     stop = stop_event()
     db = await start_db(settings, migrate=True)
     registry = CollectorRegistry()
-    node = build_node(
-        settings, db, make_transport(settings, InprocBroker(settings.max_attempts)), registry
-    )
+    try:
+        node = build_node(
+            settings, db, make_transport(settings, InprocBroker(settings.max_attempts)), registry
+        )
+    except Exception:
+        await db.close()
+        raise
     await node.start()
 
     async def node_ready() -> bool:

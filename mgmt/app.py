@@ -1,12 +1,17 @@
-"""Composition root: the explicit list of services and how a node is put together.
+"""Composition root: the explicit list of services and plugins, and how a node is put together.
 
-Adding a service means adding it here (its handlers, continuations, partition listeners and
-models); nothing registers itself at import time.
+Adding a service means adding it here (its handlers, continuations, partition listeners,
+flows and models); adding an in-tree plugin means adding it to ``in_tree_plugins``. Nothing
+registers itself at import time. External plugins come from the ``zcloud.plugins``
+entry-point group and from ``ZCLOUD_PLUGINS``; a bad one fails start-up with its name.
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -20,14 +25,41 @@ from mgmt.core.agenttasks import models as _agenttask_models  # noqa: F401
 from mgmt.core.bus import HandlerTable, Transport
 from mgmt.core.bus.inproc import InprocBroker, InprocTransport
 from mgmt.core.bus.rabbit import RabbitTransport
+from mgmt.core.cascade import CASCADE_OBSERVERS, CASCADE_RESOURCES, CascadeGraph, cascade_flow
 from mgmt.core.db import Base, Database
 from mgmt.core.db import dedupe as _dedupe_models  # noqa: F401
+from mgmt.core.flow import (
+    DbFlowStore,
+    FlowEngine,
+    FlowMetrics,
+    FlowRecovery,
+    FlowRegistry,
+    GarbageCollector,
+)
+from mgmt.core.flow import models as _flow_models  # noqa: F401
+from mgmt.core.flow.points import FLOW_INSERTIONS, FLOW_OBSERVERS
+from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
+from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
 from mgmt.core.metrics import BusMetrics
 from mgmt.core.node import NodeRuntime
+from mgmt.core.plugins import ExtensionPoint, Plugin, PluginError, PluginRegistry, load_external
 from mgmt.core.service import Service
+from mgmt.core.tags import TagRegistry, TagService
+from mgmt.core.tags import models as _tag_models  # noqa: F401
+from mgmt.core.tags.cascade import TagCascadeObserver
 from mgmt.diag import models as _diag_models  # noqa: F401
+from mgmt.diag.flows import COUNTER_STEP_TAG, DIAG_CONFIGS
 from mgmt.diag.handlers import DiagService
+from mgmt.diag.plugin import DiagPlugin
 from mgmt.settings import Settings
+
+#: Every extension point of the management node, by the service that owns it.
+EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
+    FLOW_INSERTIONS,
+    FLOW_OBSERVERS,
+    CASCADE_RESOURCES,
+    CASCADE_OBSERVERS,
+)
 
 
 def metadata() -> MetaData:
@@ -47,6 +79,19 @@ def make_transport(settings: Settings, broker: InprocBroker | None = None) -> Tr
     return InprocTransport(broker or InprocBroker(settings.max_attempts), settings.bus_prefix)
 
 
+def configured_plugins(settings: Settings) -> list[Plugin]:
+    """External plugins: installed entry points, then ``ZCLOUD_PLUGINS`` (module:factory)."""
+    plugins = load_external()
+    for spec in filter(None, (p.strip() for p in settings.plugins.split(","))):
+        module, _, attr = spec.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), attr or "plugin")
+            plugins.append(factory())
+        except Exception as exc:
+            raise PluginError(f"plugin {spec!r} from ZCLOUD_PLUGINS failed to load: {exc}") from exc
+    return plugins
+
+
 @dataclass
 class ManagementNode:
     """Everything one management node runs, wired; ``start``/``stop`` in the right order."""
@@ -58,12 +103,22 @@ class ManagementNode:
     agents: AgentClient
     http: httpx.AsyncClient
     metrics: BusMetrics
+    flows: FlowEngine
+    recovery: FlowRecovery
+    gc: GarbageCollector
+    gconfig: GlobalConfigService
+    plugins: PluginRegistry
 
     async def start(self) -> None:
         await self.runtime.start()
+        await self.gconfig.start()
 
     async def stop(self) -> None:
         await self.runtime.stop()
+        await self.recovery.stop()
+        await self.gc.stop()
+        await self.gconfig.stop()
+        await self.flows.store.close()
         await self.tasks.stop()
         await self.http.aclose()
 
@@ -73,7 +128,10 @@ def build_node(
     db: Database,
     transport: Transport,
     registry: CollectorRegistry | None = None,
+    *,
+    extra_plugins: Sequence[Plugin] = (),
 ) -> ManagementNode:
+    registry = registry or CollectorRegistry()
     metrics = BusMetrics(registry)
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
     tasks = AgentTaskService(db, settings.node_id, http=http, poll_after=settings.agent_poll_after)
@@ -86,8 +144,45 @@ def build_node(
         callback_base_url=settings.callback_base_url,
         default_timeout=settings.agent_timeout,
     )
-    diag = DiagService(db, agents)
-    services: list[Service] = [tasks, diag]  # the in-tree services
+    tag_registry = TagRegistry([COUNTER_STEP_TAG])
+    tags = TagService(db, tag_registry)
+    gconfig = GlobalConfigService(
+        db,
+        GlobalConfigRegistry(DIAG_CONFIGS),
+        poll_interval=settings.gconfig_poll_interval,
+        metrics=registry,
+    )
+
+    # in-tree plugins first, then external ones; each claims the points it implements
+    plugins = PluginRegistry(EXTENSION_POINTS)
+    in_tree_plugins: list[Plugin] = [
+        DiagPlugin(db),
+        TagCascadeObserver.plugin(tags),
+    ]
+    for plugin in [*in_tree_plugins, *configured_plugins(settings), *extra_plugins]:
+        plugins.register(plugin)
+
+    flow_registry = FlowRegistry()
+    flow_metrics = FlowMetrics(registry)
+    engine = FlowEngine(
+        DbFlowStore(db),
+        flow_registry,
+        node_id=settings.node_id,
+        partitions=settings.partitions,
+        metrics=flow_metrics,
+        observers=plugins.observers(FLOW_OBSERVERS),
+    )
+    graph = CascadeGraph(
+        [plugins.strategy(CASCADE_RESOURCES, t) for t in plugins.strategy_types(CASCADE_RESOURCES)],
+        plugins.observers(CASCADE_OBSERVERS),
+    )
+    insertions = [i for ext in plugins.observers(FLOW_INSERTIONS) for i in ext.flow_insertions()]
+    cascade = flow_registry.add(cascade_flow(db, graph), insertions)
+
+    diag = DiagService(db, agents, engine=engine, tags=tags, gconfig=gconfig, cascade=cascade)
+    for flow in diag.flows():
+        flow_registry.add(flow, insertions)
+    services: list[Service] = [tasks, diag, tags, gconfig]  # the in-tree services
     for kind, continuation in diag.continuations().items():
         tasks.add_continuation(kind, continuation)
 
@@ -95,14 +190,31 @@ def build_node(
     for service in services:
         for message_type, handler in service.handlers().items():
             table.add(message_type, handler)
+    recovery = FlowRecovery(engine)
+    gc = GarbageCollector(db, engine, flow_metrics)
     runtime = NodeRuntime(
         settings,
         db,
         transport,
         table,
         metrics,
-        listeners=[tasks],
+        listeners=[tasks, recovery, gc],
         address=f"http://{settings.mgmt_host}:{settings.mgmt_port}",
         lease_db=Database(settings.db_url, pool_size=2),
     )
-    return ManagementNode(settings, db, runtime, tasks, agents, http, metrics)
+    engine.bind_members(lambda: runtime.membership.members)
+    gconfig.bind_bus(runtime.bus)
+    return ManagementNode(
+        settings,
+        db,
+        runtime,
+        tasks,
+        agents,
+        http,
+        metrics,
+        engine,
+        recovery,
+        gc,
+        gconfig,
+        plugins,
+    )

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("args", nargs=argparse.REMAINDER, help="options of the agent")
 
     bench = sub.add_parser("bench", help="benchmarks (last line: one JSON object)")
-    bench.add_argument("name", choices=["bus", "failover"])
+    bench.add_argument("name", choices=["bus", "failover", "flow"])
     bench.add_argument("args", nargs=argparse.REMAINDER)
 
     db = sub.add_parser("db", help="database schema")
@@ -75,18 +75,24 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_upgrade())
         print(f"database at head: {settings.db_url.split('@')[-1]}")
         return 0
-    if args.command == "mgmt":
-        from mgmt.server import run_mgmt  # noqa: PLC0415
+    from mgmt.core.plugins import PluginError  # noqa: PLC0415
 
-        asyncio.run(run_mgmt(settings))
-    elif args.command == "api":
-        from mgmt.server import run_api  # noqa: PLC0415
+    try:
+        if args.command == "mgmt":
+            from mgmt.server import run_mgmt  # noqa: PLC0415
 
-        asyncio.run(run_api(settings))
-    elif args.command == "up":
-        from mgmt.allinone import run_up  # noqa: PLC0415
+            asyncio.run(run_mgmt(settings))
+        elif args.command == "api":
+            from mgmt.server import run_api  # noqa: PLC0415
 
-        asyncio.run(run_up(settings))
+            asyncio.run(run_api(settings))
+        elif args.command == "up":
+            from mgmt.allinone import run_up  # noqa: PLC0415
+
+            asyncio.run(run_up(settings))
+    except PluginError as exc:
+        print(f"zcloud {args.command}: start-up failed: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -114,7 +114,11 @@ async def start_db(settings: Settings, *, migrate: bool) -> Database:
 async def run_mgmt(settings: Settings) -> None:
     stop = stop_event()
     db = await start_db(settings, migrate=True)
-    node = build_node(settings, db, make_transport(settings))
+    try:
+        node = build_node(settings, db, make_transport(settings))
+    except Exception:
+        await db.close()
+        raise
     await node.start()
     http = HttpServer(node_health_app(node), settings.mgmt_host, settings.mgmt_port)
     await http.start()

@@ -69,6 +69,15 @@ class Settings(BaseSettings):
     agent_poll_after: float = Field(
         default=10.0, gt=0, description="Ask the agent about a task pending this long, s."
     )
+    gconfig_poll_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Global config re-read period, s (the fallback when a change event is lost).",
+    )
+    plugins: str = Field(
+        default="",
+        description="Extra plugins, comma-separated module:factory (besides entry points).",
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON lines; false gives console output.")
     var_dir: Path = DEFAULT_VAR_DIR

@@ -15,4 +15,8 @@ def run_bench(name: str, argv: list[str]) -> int:
         from mgmt.bench.failover import main as failover_main  # noqa: PLC0415
 
         return asyncio.run(failover_main(argv))
+    if name == "flow":
+        from mgmt.bench.flow import main as flow_main  # noqa: PLC0415
+
+        return asyncio.run(flow_main(argv))
     raise SystemExit(f"unknown benchmark {name!r}")

@@ -6,19 +6,31 @@ Public surface: its messages.
 """
 
 from mgmt.diag.messages import (
+    CreateDiagResource,
+    DeleteDiagResource,
+    DeleteDiagResourceReply,
+    DiagResourceReply,
     Echo,
     EchoReply,
     PingAgent,
     PingAgentReply,
     RecordSequence,
     RecordSequenceReply,
+    RunDiagFlow,
+    RunDiagFlowReply,
 )
 
 __all__ = [
+    "CreateDiagResource",
+    "DeleteDiagResource",
+    "DeleteDiagResourceReply",
+    "DiagResourceReply",
     "Echo",
     "EchoReply",
     "PingAgent",
     "PingAgentReply",
     "RecordSequence",
     "RecordSequenceReply",
+    "RunDiagFlow",
+    "RunDiagFlowReply",
 ]

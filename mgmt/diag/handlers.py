@@ -15,29 +15,131 @@ from mgmt.core.agenttasks import (
 )
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
+from mgmt.core.cascade import CascadeCtx, DeleteMode
 from mgmt.core.db import Database, first_time
-from mgmt.core.errors import Codes, ZCloudError, error
+from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
+from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
+from mgmt.core.gconfig import GlobalConfigService
 from mgmt.core.messages import Message
+from mgmt.core.tags import TagService
+from mgmt.diag.cascade import TYPES
+from mgmt.diag.flows import STEPS, DiagFlowCtx, arm_rollback_faults, counter_flows, counters_of
 from mgmt.diag.messages import (
+    CreateDiagResource,
+    DeleteDiagResource,
+    DeleteDiagResourceReply,
+    DiagResourceReply,
     Echo,
     EchoReply,
     PingAgent,
     PingAgentReply,
     RecordSequence,
     RecordSequenceReply,
+    RunDiagFlow,
+    RunDiagFlowReply,
 )
-from mgmt.diag.models import DiagAgentResult, DiagRecord
+from mgmt.diag.models import DiagAgentResult, DiagRecord, DiagResource
 
 PING_KIND = "diag.agent-ping"
 
 
 class DiagService:
-    def __init__(self, db: Database, agents: AgentClient) -> None:
+    def __init__(
+        self,
+        db: Database,
+        agents: AgentClient,
+        *,
+        engine: FlowEngine,
+        tags: TagService,
+        gconfig: GlobalConfigService,
+        cascade: FlowDef[CascadeCtx],
+    ) -> None:
         self._db = db
         self._agents = agents
+        self._engine = engine
+        self._cascade = cascade
+        self._resume_flow, self._rollback_flow = counter_flows(db, tags, gconfig)
+
+    def flows(self) -> tuple[FlowDef[DiagFlowCtx], ...]:
+        return (self._resume_flow, self._rollback_flow)
 
     def handlers(self) -> dict[type[Message], Handler]:
-        return {Echo: self.echo, RecordSequence: self.record, PingAgent: self.ping_agent}
+        return {
+            Echo: self.echo,
+            RecordSequence: self.record,
+            PingAgent: self.ping_agent,
+            RunDiagFlow: self.run_flow,
+            CreateDiagResource: self.create_resource,
+            DeleteDiagResource: self.delete_resource,
+        }
+
+    async def run_flow(self, msg: RunDiagFlow, ctx: HandlerContext) -> RunDiagFlowReply:
+        flow = self._resume_flow if msg.onInterrupt == "resume" else self._rollback_flow
+        run_id = ctx.message_id  # a redelivered message joins or resumes the same run
+        await arm_rollback_faults(self._db, run_id, msg.rollbackFailures)
+        state, err = "Succeeded", None
+        try:
+            await self._engine.run(
+                flow,
+                DiagFlowCtx(
+                    resourceUuid=msg.resourceUuid,
+                    runId=run_id,
+                    failAt=msg.failAt,
+                    killAt=msg.killAt,
+                    stepDelayMs=msg.stepDelayMs,
+                ),
+                resource_uuid=msg.resourceUuid,
+                flow_uuid=run_id,
+                deadline=ctx.deadline,
+            )
+        except FlowFailed as failed:
+            rec = await self._engine.store.load(run_id)
+            state = rec.state if rec else "Unknown"
+            err = failed.error.model_dump_json()
+        counters = await counters_of(self._db, msg.resourceUuid)
+        return RunDiagFlowReply(
+            counters={k: v for k, v in counters.items() if k in STEPS},
+            node=ctx.node_id,
+            state=state,
+            error=err,
+        )
+
+    async def create_resource(
+        self, msg: CreateDiagResource, ctx: HandlerContext
+    ) -> DiagResourceReply:
+        if msg.type not in TYPES:
+            raise PermanentError(error(Codes.BAD_MESSAGE, f"unknown diag type {msg.type!r}"))
+        async with self._db.session() as s, s.begin():
+            if await s.get(DiagResource, msg.resourceUuid) is None:
+                s.add(
+                    DiagResource(
+                        uuid=msg.resourceUuid,
+                        type=msg.type,
+                        parent_uuid=msg.parentUuid,
+                        other_parent_uuid=msg.otherParentUuid,
+                        veto_reason=msg.vetoReason,
+                    )
+                )
+        return DiagResourceReply(uuid=msg.resourceUuid)
+
+    async def delete_resource(
+        self, msg: DeleteDiagResource, ctx: HandlerContext
+    ) -> DeleteDiagResourceReply:
+        try:
+            out = await self._engine.run(
+                self._cascade,
+                CascadeCtx(
+                    rootType=msg.type,
+                    rootUuids=[msg.resourceUuid],
+                    mode=DeleteMode(msg.deleteMode),
+                ),
+                resource_uuid=msg.resourceUuid,
+                flow_uuid=ctx.message_id,
+                deadline=ctx.deadline,
+            )
+        except FlowFailed as failed:  # the reason (a veto …) is the caller's answer
+            raise PermanentError(failed.error.cause or failed.error) from failed
+        return DeleteDiagResourceReply(deleted=[t for t, _ in out.plan])
 
     def continuations(self) -> dict[str, TaskContinuation]:
         return {PING_KIND: self}

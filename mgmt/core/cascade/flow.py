@@ -1,0 +1,115 @@
+"""The cascade delete as a durable flow: collect -> check -> delete -> cleanup.
+
+``collect`` plans the affected resources, ``check`` lets each type veto (Permissive only),
+``delete`` removes everything leaves first and the root last (the point of no return), and
+``cleanup`` releases what lives outside the database. A node dying anywhere is harmless:
+collect and check change nothing, delete and cleanup are idempotent and resume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from mgmt.core.cascade.graph import CascadeGraph, DeleteMode
+from mgmt.core.db import Database
+from mgmt.core.errors import PermanentError, TemporaryError, error
+from mgmt.core.flow import FlowDef, Interrupt, RetryPolicy, Step
+from mgmt.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class CascadeCodes:
+    VETOED = ("CASCADE.1001", "Delete refused by a dependent resource")
+    INCOMPLETE = ("CASCADE.1002", "Enforcing delete left resources behind")
+
+
+class CascadeCtx(BaseModel):
+    rootType: str
+    rootUuids: list[str]
+    mode: DeleteMode = DeleteMode.PERMISSIVE
+    #: (type, uuids) in delete order, filled by ``collect``.
+    plan: list[tuple[str, list[str]]] = []
+
+
+class _CascadeStep(Step[CascadeCtx]):
+    def __init__(self, db: Database, graph: CascadeGraph) -> None:
+        self.db = db
+        self.graph = graph
+
+
+class Collect(_CascadeStep):
+    name = "collect"
+
+    async def run(self, ctx: CascadeCtx) -> Any:
+        async with self.db.session() as s:
+            ctx.plan = await self.graph.plan(s, ctx.rootType, ctx.rootUuids)
+        return {"types": [t for t, _ in ctx.plan]}
+
+
+class Check(_CascadeStep):
+    name = "check"
+
+    async def run(self, ctx: CascadeCtx) -> Any:
+        if ctx.mode == DeleteMode.ENFORCING:
+            return None
+        async with self.db.session() as s:
+            for type_name, uuids in ctx.plan:
+                reason = await self.graph.by_type[type_name].check(s, uuids)
+                if reason:
+                    raise PermanentError(
+                        error(CascadeCodes.VETOED, reason, type=type_name, rootType=ctx.rootType)
+                    )
+        return None
+
+
+class Delete(_CascadeStep):
+    name = "delete"
+    no_rollback = True  # the point of no return
+    retry = RetryPolicy(max_attempts=5, initial_delay=0.5)
+
+    async def run(self, ctx: CascadeCtx) -> Any:
+        if ctx.mode == DeleteMode.PERMISSIVE:
+            async with self.db.session() as s, s.begin():  # all or nothing
+                for type_name, uuids in ctx.plan:
+                    await self.graph.by_type[type_name].delete(s, uuids, force=False)
+                    for obs in self.graph.observers:
+                        await obs.resources_deleted(s, type_name, uuids)
+            return None
+        failed: list[str] = []
+        for type_name, uuids in ctx.plan:  # each type on its own: one failure stops nothing
+            try:
+                async with self.db.session() as s, s.begin():
+                    await self.graph.by_type[type_name].delete(s, uuids, force=True)
+                    for obs in self.graph.observers:
+                        await obs.resources_deleted(s, type_name, uuids)
+            except Exception as exc:
+                log.warning("cascade.delete_failed", type=type_name, error=repr(exc))
+                failed.append(type_name)
+        if failed:  # retried (idempotent) until nothing is left
+            raise TemporaryError(error(CascadeCodes.INCOMPLETE, f"left: {failed}"), delay=1.0)
+        return None
+
+
+class Cleanup(_CascadeStep):
+    name = "cleanup"
+    no_rollback = True
+
+    async def run(self, ctx: CascadeCtx) -> Any:
+        for type_name, uuids in ctx.plan:
+            try:
+                await self.graph.by_type[type_name].cleanup(uuids)
+            except Exception as exc:  # the rows are gone; report, don't undo
+                log.warning("cascade.cleanup_failed", type=type_name, error=repr(exc))
+        return None
+
+
+def cascade_flow(db: Database, graph: CascadeGraph) -> FlowDef[CascadeCtx]:
+    return FlowDef(
+        "CascadeDelete",
+        CascadeCtx,
+        [Collect(db, graph), Check(db, graph), Delete(db, graph), Cleanup(db, graph)],
+        on_interrupt=Interrupt.RESUME,
+    )

@@ -1,0 +1,186 @@
+"""Finishing other nodes' work: take over orphaned flow runs, retry failed rollbacks.
+
+Both are partition listeners (``mgmt.core.node``): they work only on the partitions this node
+owns, so each orphan has one candidate owner. ``FlowRecovery`` resumes (or rolls back, as the
+flow declares) runs whose process is gone — the node died, or was stopped mid-run and
+suspended them. ``GarbageCollector`` retries rollbacks that failed, with exponential back-off,
+until they succeed; nothing a failed rollback left behind is forgotten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import select, update
+
+from mgmt.core.db import Database
+from mgmt.core.flow.definition import SubFlow
+from mgmt.core.flow.engine import FlowEngine
+from mgmt.core.flow.metrics import FlowMetrics
+from mgmt.core.flow.models import GcJobRow, GcState
+from mgmt.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class _Scanner:
+    """A loop over the owned partitions every ``interval`` s and whenever they change."""
+
+    name = "scanner"
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._owned: frozenset[int] = frozenset()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def partitions_changed(self, owned: frozenset[int]) -> None:
+        self._owned = owned
+        if owned and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name=self.name)
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            if not self._owned:
+                continue
+            try:
+                await self.scan(self._owned)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(f"{self.name}.scan_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def scan(self, owned: frozenset[int]) -> None:
+        raise NotImplementedError
+
+
+class FlowRecovery(_Scanner):
+    name = "flow-recovery"
+
+    def __init__(self, engine: FlowEngine, *, interval: float = 2.0) -> None:
+        super().__init__(interval)
+        self._engine = engine
+        self._resuming: dict[str, asyncio.Task[Any]] = {}
+
+    async def stop(self) -> None:
+        await super().stop()
+        tasks = list(self._resuming.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._resuming.clear()
+
+    async def scan(self, owned: frozenset[int]) -> None:
+        for rec in await self._engine.store.active_on(owned):
+            if (
+                rec.uuid in self._resuming
+                or self._engine.is_running_here(rec.uuid)
+                or self._engine.owner_alive(rec.owner)
+            ):
+                continue
+            task = asyncio.create_task(self._resume(rec.uuid), name=f"flow-resume-{rec.uuid}")
+            self._resuming[rec.uuid] = task
+
+    async def _resume(self, uuid: str) -> None:
+        try:
+            await self._engine.resume(uuid)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a failed flow is an outcome, recorded in its row
+            log.info("flow-recovery.resumed_run_failed", flow_uuid=uuid, error=repr(exc))
+        finally:
+            self._resuming.pop(uuid, None)
+
+
+class GarbageCollector(_Scanner):
+    """Retries failed rollbacks (``gc_job`` rows) on the owned partitions."""
+
+    name = "gc"
+
+    def __init__(
+        self,
+        db: Database,
+        engine: FlowEngine,
+        metrics: FlowMetrics,
+        *,
+        interval: float = 1.0,
+        max_backoff: float = 300.0,
+    ) -> None:
+        super().__init__(interval)
+        self._db = db
+        self._engine = engine
+        self._metrics = metrics
+        self._max_backoff = max_backoff
+
+    async def scan(self, owned: frozenset[int]) -> None:
+        now = await self._db.now()
+        async with self._db.session() as s:
+            jobs = (
+                await s.execute(
+                    select(GcJobRow)
+                    .where(
+                        GcJobRow.partition.in_(sorted(owned)),
+                        GcJobRow.state == GcState.PENDING,
+                        GcJobRow.next_at <= now,
+                    )
+                    .order_by(GcJobRow.next_at)
+                    .limit(100)
+                )
+            ).scalars()
+            due = list(jobs)
+        for job in due:
+            await self._attempt(job)
+
+    async def _attempt(self, job: GcJobRow) -> None:
+        flow = self._engine.flows.get(job.flow_name)
+        step = next((s for s in flow.steps if s.step_name == job.step), None) if flow else None
+        try:
+            if flow is None or step is None:
+                raise LookupError(f"flow {job.flow_name} has no step {job.step} any more")
+            ctx = flow.ctx_type.model_validate_json(job.ctx)
+            result = orjson.loads(job.result)
+            if isinstance(step, SubFlow):
+                await self._engine.rollback_run(str(result["child"]))
+            else:
+                await step.rollback(ctx, result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._metrics.gc_failed.inc()
+            backoff = min(self._max_backoff, 2.0 ** (job.attempts + 1))
+            now = await self._db.now()
+            async with self._db.session() as s, s.begin():
+                await s.execute(
+                    update(GcJobRow)
+                    .where(GcJobRow.uuid == job.uuid)
+                    .values(
+                        attempts=job.attempts + 1,
+                        last_error=f"{type(exc).__name__}: {exc}",
+                        next_at=now + timedelta(seconds=backoff),
+                    )
+                )
+            log.warning("gc.retry_failed", job=job.uuid, step=job.step, retry_in=backoff)
+            return
+        now = await self._db.now()
+        async with self._db.session() as s, s.begin():
+            await s.execute(
+                update(GcJobRow)
+                .where(GcJobRow.uuid == job.uuid)
+                .values(state=GcState.DONE, attempts=job.attempts + 1, done_at=now)
+            )
+        self._metrics.gc_done.inc()
+        log.info("gc.done", job=job.uuid, flow=job.flow_name, step=job.step)

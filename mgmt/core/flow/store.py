@@ -1,0 +1,358 @@
+"""Where flow runs live: ``DbFlowStore`` (durable) and ``MemoryFlowStore`` (persistence off).
+
+The engine writes a run after every step and waits for the write before the next step.
+``DbFlowStore`` group-commits: writes from concurrent flows that arrive while a commit is in
+flight go together in the next transaction (one statement on PostgreSQL), so durability
+costs one commit per batch, not per step. Every write is fenced by the run's ``epoch``: a
+node whose run was taken over gets ``FlowFenced`` instead of overwriting the new owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mgmt.core.db import Database
+from mgmt.core.errors import ErrorCode
+from mgmt.core.flow.models import ACTIVE_STATES, FlowRunRow, GcJobRow, GcState
+from mgmt.core.logging import get_logger
+
+log = get_logger(__name__)
+
+
+class FlowFenced(Exception):
+    """This process no longer owns the run (another node took it over)."""
+
+
+@dataclass
+class FlowRecord:
+    """A flow run as the engine holds it; what is persisted after every step."""
+
+    uuid: str
+    name: str
+    resource_uuid: str
+    partition: int
+    state: str
+    ctx: str
+    owner: str | None
+    parent_uuid: str | None = None
+    position: int = 0
+    epoch: int = 1
+    results: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    error: ErrorCode | None = None
+    deadline_at: datetime | None = None
+
+    def snapshot(self) -> FlowRecord:
+        """A copy safe to hand to a writer while the engine goes on mutating this one."""
+        return replace(self, results=list(self.results), history=list(self.history))
+
+    def row_values(self) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid,
+            "epoch": self.epoch,
+            "state": self.state,
+            "position": self.position,
+            "ctx": self.ctx,
+            "results": orjson.dumps(self.results).decode(),
+            "history": orjson.dumps(self.history).decode(),
+            "error": self.error.model_dump_json() if self.error else None,
+            "owner": self.owner,
+        }
+
+    @classmethod
+    def from_row(cls, row: FlowRunRow) -> FlowRecord:
+        return cls(
+            uuid=row.uuid,
+            name=row.name,
+            resource_uuid=row.resource_uuid,
+            partition=row.partition,
+            state=row.state,
+            ctx=row.ctx,
+            owner=row.owner,
+            parent_uuid=row.parent_uuid,
+            position=row.position,
+            epoch=row.epoch,
+            results=orjson.loads(row.results),
+            history=orjson.loads(row.history),
+            error=ErrorCode.model_validate_json(row.error) if row.error else None,
+            deadline_at=row.deadline_at,
+        )
+
+
+@dataclass(frozen=True)
+class GcJob:
+    uuid: str
+    flow_uuid: str
+    flow_name: str
+    step: str
+    resource_uuid: str
+    partition: int
+    ctx: str
+    result: str
+    attempts: int = 0
+
+
+class FlowStore(Protocol):
+    """Persistence of flow runs (owned by the flow engine)."""
+
+    async def create(self, rec: FlowRecord) -> bool:
+        """Store a new run; False if a run with this uuid exists already."""
+        ...
+
+    async def save(self, rec: FlowRecord) -> None:
+        """Persist progress; raises ``FlowFenced`` if ``rec.epoch`` is no longer current."""
+        ...
+
+    async def load(self, uuid: str) -> FlowRecord | None: ...
+
+    async def claim(self, uuid: str, owner: str, epoch: int) -> FlowRecord | None:
+        """Take a run over if its epoch is still ``epoch``; the claimed record or None."""
+        ...
+
+    async def active_on(self, partitions: Iterable[int]) -> list[FlowRecord]:
+        """Top-level runs not yet final on these partitions (take-over candidates)."""
+        ...
+
+    async def add_gc(self, job: GcJob) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryFlowStore:
+    """Persistence off: for flows that need none and to measure what persistence costs."""
+
+    def __init__(self) -> None:
+        self._runs: dict[str, FlowRecord] = {}
+        self.gc: list[GcJob] = []
+
+    async def create(self, rec: FlowRecord) -> bool:
+        if rec.uuid in self._runs:
+            return False
+        self._runs[rec.uuid] = rec.snapshot()
+        return True
+
+    async def save(self, rec: FlowRecord) -> None:
+        current = self._runs.get(rec.uuid)
+        if current is None or current.epoch != rec.epoch:
+            raise FlowFenced(rec.uuid)
+        self._runs[rec.uuid] = rec.snapshot()
+
+    async def load(self, uuid: str) -> FlowRecord | None:
+        rec = self._runs.get(uuid)
+        return rec.snapshot() if rec else None
+
+    async def claim(self, uuid: str, owner: str, epoch: int) -> FlowRecord | None:
+        rec = self._runs.get(uuid)
+        if rec is None or rec.epoch != epoch:
+            return None
+        rec.epoch += 1
+        rec.owner = owner
+        return rec.snapshot()
+
+    async def active_on(self, partitions: Iterable[int]) -> list[FlowRecord]:
+        wanted = set(partitions)
+        return [
+            r.snapshot()
+            for r in self._runs.values()
+            if r.partition in wanted and r.state in ACTIVE_STATES and r.parent_uuid is None
+        ]
+
+    async def add_gc(self, job: GcJob) -> None:
+        self.gc.append(job)
+
+    async def close(self) -> None:
+        return None
+
+
+# Update many runs in one statement: arrays of column values, unnested into rows, joined on
+# (uuid, epoch); RETURNING says which rows were still ours.
+_PG_BATCH_UPDATE = text(
+    """
+    UPDATE flow_run AS f SET
+        state = v.state, position = v.position, ctx = v.ctx, results = v.results,
+        history = v.history, error = v.error, owner = v.owner, updated_at = clock_timestamp()
+    FROM unnest(
+        CAST(:uuid AS text[]), CAST(:epoch AS int[]), CAST(:state AS text[]),
+        CAST(:position AS int[]), CAST(:ctx AS text[]), CAST(:results AS text[]),
+        CAST(:history AS text[]), CAST(:error AS text[]), CAST(:owner AS text[])
+    ) AS v(uuid, epoch, state, position, ctx, results, history, error, owner)
+    WHERE f.uuid = v.uuid AND f.epoch = v.epoch
+    RETURNING f.uuid
+    """
+)
+_COLUMNS = ("uuid", "epoch", "state", "position", "ctx", "results", "history", "error", "owner")
+
+
+@dataclass
+class _Write:
+    rec: FlowRecord
+    done: asyncio.Future[None]
+
+
+class DbFlowStore:
+    """Durable runs in ``flow_run``; saves are group-committed by a writer task."""
+
+    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+        self._db = db
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[_Write] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
+
+    # -- creates and reads go straight to the database ----------------------------------
+
+    async def create(self, rec: FlowRecord) -> bool:
+        now = await self._db.now()
+        insert = postgresql.insert if self._db.is_postgres else sqlite.insert
+        values = rec.row_values() | {
+            "name": rec.name,
+            "resource_uuid": rec.resource_uuid,
+            "partition": rec.partition,
+            "parent_uuid": rec.parent_uuid,
+            "deadline_at": rec.deadline_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stmt = insert(FlowRunRow).values(**values).on_conflict_do_nothing(index_elements=["uuid"])
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def load(self, uuid: str) -> FlowRecord | None:
+        async with self._db.session() as s:
+            row = (await s.execute(select(FlowRunRow).where(FlowRunRow.uuid == uuid))).scalar()
+        return FlowRecord.from_row(row) if row else None
+
+    async def claim(self, uuid: str, owner: str, epoch: int) -> FlowRecord | None:
+        async with self._db.engine.begin() as conn:
+            result = await conn.execute(
+                update(FlowRunRow)
+                .where(FlowRunRow.uuid == uuid, FlowRunRow.epoch == epoch)
+                .values(owner=owner, epoch=epoch + 1)
+            )
+        if getattr(result, "rowcount", 0) != 1:
+            return None
+        return await self.load(uuid)
+
+    async def active_on(self, partitions: Iterable[int]) -> list[FlowRecord]:
+        wanted = sorted(partitions)
+        if not wanted:
+            return []
+        async with self._db.session() as s:
+            rows = (
+                await s.execute(
+                    select(FlowRunRow)
+                    .where(
+                        FlowRunRow.partition.in_(wanted),
+                        FlowRunRow.state.in_([str(x) for x in ACTIVE_STATES]),
+                        FlowRunRow.parent_uuid.is_(None),
+                    )
+                    .limit(1000)
+                )
+            ).scalars()
+            return [FlowRecord.from_row(r) for r in rows]
+
+    async def add_gc(self, job: GcJob) -> None:
+        now = await self._db.now()
+        async with self._db.session() as s, s.begin():
+            s.add(
+                GcJobRow(
+                    uuid=job.uuid,
+                    flow_uuid=job.flow_uuid,
+                    flow_name=job.flow_name,
+                    step=job.step,
+                    resource_uuid=job.resource_uuid,
+                    partition=job.partition,
+                    ctx=job.ctx,
+                    result=job.result,
+                    state=GcState.PENDING,
+                    attempts=job.attempts,
+                    next_at=now + timedelta(seconds=1),
+                    created_at=now,
+                )
+            )
+
+    # -- saves: group commit -------------------------------------------------------------
+
+    async def save(self, rec: FlowRecord) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="flow-store-writer")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Write(rec.snapshot(), done))
+        await done
+
+    async def close(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
+        while not self._queue.empty():
+            w = self._queue.get_nowait()
+            if not w.done.done():
+                w.done.set_exception(RuntimeError("flow store closed"))
+
+    async def _write_loop(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            # one write per run per batch: the latest (a run waits for each save, so two
+            # writes of one run in a batch come only from a fenced zombie and a new owner)
+            try:
+                ours = await self._write(batch)
+            except asyncio.CancelledError:
+                for w in batch:
+                    if not w.done.done():
+                        w.done.set_exception(RuntimeError("flow store closed"))
+                raise
+            except Exception as exc:
+                for w in batch:
+                    if not w.done.done():
+                        w.done.set_exception(exc)
+                continue
+            for w in batch:
+                if w.done.done():
+                    continue
+                if (w.rec.uuid, w.rec.epoch) in ours:
+                    w.done.set_result(None)
+                else:
+                    w.done.set_exception(FlowFenced(w.rec.uuid))
+
+    async def _write(self, batch: Sequence[_Write]) -> set[tuple[str, int]]:
+        async with self._db.engine.begin() as conn:
+            if self._db.is_postgres:
+                return await _pg_update(conn, [w.rec for w in batch])
+            return await _sqlite_update(conn, [w.rec for w in batch])
+
+
+async def _pg_update(conn: AsyncConnection, recs: Sequence[FlowRecord]) -> set[tuple[str, int]]:
+    rows = [r.row_values() for r in recs]
+    params = {c: [row[c] for row in rows] for c in _COLUMNS}
+    updated = {u for (u,) in (await conn.execute(_PG_BATCH_UPDATE, params)).all()}
+    return {(r.uuid, r.epoch) for r in recs if r.uuid in updated}
+
+
+async def _sqlite_update(conn: AsyncConnection, recs: Sequence[FlowRecord]) -> set[tuple[str, int]]:
+    ours: set[tuple[str, int]] = set()
+    now = datetime.now(UTC)
+    for rec in recs:
+        values = rec.row_values()
+        result = await conn.execute(
+            update(FlowRunRow)
+            .where(FlowRunRow.uuid == rec.uuid, FlowRunRow.epoch == rec.epoch)
+            .values(
+                **{k: v for k, v in values.items() if k not in ("uuid", "epoch")},
+                updated_at=now,
+            )
+        )
+        if getattr(result, "rowcount", 0) == 1:
+            ours.add((rec.uuid, rec.epoch))
+    return ours
