@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mgmt.core.db import Database
@@ -173,58 +173,56 @@ class MemoryFlowStore:
         return None
 
 
-# Update many runs in one statement: arrays of column values, unnested into rows, joined on
-# (uuid, epoch); RETURNING says which rows were still ours.
-_PG_BATCH_UPDATE = text(
-    """
+# PostgreSQL, one statement each per batch: rows arrive as arrays of column values, unnested
+# into rows. Creates skip runs that exist (a redelivered message); updates join on
+# (uuid, epoch), and RETURNING says which runs were still ours.
+_PG_BATCH_INSERT = """
+    INSERT INTO flow_run (uuid, epoch, state, position, ctx, results, history, error, owner,
+                          name, resource_uuid, partition, parent_uuid, deadline_at,
+                          created_at, updated_at)
+    SELECT v.*, clock_timestamp(), clock_timestamp()
+    FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[],
+                $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::int[],
+                $13::text[], $14::timestamptz[])
+        AS v(uuid, epoch, state, position, ctx, results, history, error, owner, name,
+             resource_uuid, partition, parent_uuid, deadline_at)
+    ON CONFLICT (uuid) DO NOTHING
+    RETURNING uuid
+"""
+_PG_BATCH_UPDATE = """
     UPDATE flow_run AS f SET
         state = v.state, position = v.position, ctx = v.ctx, results = v.results,
         history = v.history, error = v.error, owner = v.owner, updated_at = clock_timestamp()
-    FROM unnest(
-        CAST(:uuid AS text[]), CAST(:epoch AS int[]), CAST(:state AS text[]),
-        CAST(:position AS int[]), CAST(:ctx AS text[]), CAST(:results AS text[]),
-        CAST(:history AS text[]), CAST(:error AS text[]), CAST(:owner AS text[])
-    ) AS v(uuid, epoch, state, position, ctx, results, history, error, owner)
+    FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[], $6::text[],
+                $7::text[], $8::text[], $9::text[])
+        AS v(uuid, epoch, state, position, ctx, results, history, error, owner)
     WHERE f.uuid = v.uuid AND f.epoch = v.epoch
     RETURNING f.uuid
-    """
-)
+"""
 _COLUMNS = ("uuid", "epoch", "state", "position", "ctx", "results", "history", "error", "owner")
+_CREATE_COLUMNS = (*_COLUMNS, "name", "resource_uuid", "partition", "parent_uuid", "deadline_at")
 
 
 @dataclass
 class _Write:
     rec: FlowRecord
-    done: asyncio.Future[None]
+    create: bool
+    #: create: True if stored (False: it existed); save: True if still ours (else fenced)
+    done: asyncio.Future[bool]
 
 
 class DbFlowStore:
-    """Durable runs in ``flow_run``; saves are group-committed by a writer task."""
+    """Durable runs in ``flow_run``; creates and saves are group-committed by writer tasks
+    (two, so one batch gathers while the other commits)."""
 
-    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 512, writers: int = 2) -> None:
         self._db = db
         self._max_batch = max_batch
+        self._writers_wanted = writers
         self._queue: asyncio.Queue[_Write] = asyncio.Queue()
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: list[asyncio.Task[None]] = []
 
-    # -- creates and reads go straight to the database ----------------------------------
-
-    async def create(self, rec: FlowRecord) -> bool:
-        now = await self._db.now()
-        insert = postgresql.insert if self._db.is_postgres else sqlite.insert
-        values = rec.row_values() | {
-            "name": rec.name,
-            "resource_uuid": rec.resource_uuid,
-            "partition": rec.partition,
-            "parent_uuid": rec.parent_uuid,
-            "deadline_at": rec.deadline_at,
-            "created_at": now,
-            "updated_at": now,
-        }
-        stmt = insert(FlowRunRow).values(**values).on_conflict_do_nothing(index_elements=["uuid"])
-        async with self._db.engine.begin() as conn:
-            result = await conn.execute(stmt)
-        return bool(getattr(result, "rowcount", 0))
+    # -- reads go straight to the database ------------------------------------------------
 
     async def load(self, uuid: str) -> FlowRecord | None:
         async with self._db.session() as s:
@@ -280,20 +278,28 @@ class DbFlowStore:
                 )
             )
 
-    # -- saves: group commit -------------------------------------------------------------
+    # -- creates and saves: group commit --------------------------------------------------
+
+    async def create(self, rec: FlowRecord) -> bool:
+        return await self._submit(rec, create=True)
 
     async def save(self, rec: FlowRecord) -> None:
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_loop(), name="flow-store-writer")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Write(rec.snapshot(), done))
-        await done
+        if not await self._submit(rec, create=False):
+            raise FlowFenced(rec.uuid)
+
+    async def _submit(self, rec: FlowRecord, *, create: bool) -> bool:
+        self._writers = [w for w in self._writers if not w.done()]
+        while len(self._writers) < self._writers_wanted:
+            self._writers.append(asyncio.create_task(self._write_loop(), name="flow-store-writer"))
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Write(rec.snapshot(), create, done))
+        return await done
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-            self._writer = None
+        for writer in self._writers:
+            writer.cancel()
+        await asyncio.gather(*self._writers, return_exceptions=True)
+        self._writers = []
         while not self._queue.empty():
             w = self._queue.get_nowait()
             if not w.done.done():
@@ -304,10 +310,8 @@ class DbFlowStore:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            # one write per run per batch: the latest (a run waits for each save, so two
-            # writes of one run in a batch come only from a fenced zombie and a new owner)
             try:
-                ours = await self._write(batch)
+                ok = await self._write(batch)
             except asyncio.CancelledError:
                 for w in batch:
                     if not w.done.done():
@@ -319,25 +323,69 @@ class DbFlowStore:
                         w.done.set_exception(exc)
                 continue
             for w in batch:
-                if w.done.done():
-                    continue
-                if (w.rec.uuid, w.rec.epoch) in ours:
-                    w.done.set_result(None)
-                else:
-                    w.done.set_exception(FlowFenced(w.rec.uuid))
+                if not w.done.done():
+                    w.done.set_result((w.rec.uuid, w.rec.epoch, w.create) in ok)
 
-    async def _write(self, batch: Sequence[_Write]) -> set[tuple[str, int]]:
-        async with self._db.engine.begin() as conn:
+    async def _write(self, batch: Sequence[_Write]) -> set[tuple[str, int, bool]]:
+        creates = [w.rec for w in batch if w.create]
+        saves = [w.rec for w in batch if not w.create]
+        async with self._db.engine.connect() as conn:
             if self._db.is_postgres:
-                return await _pg_update(conn, [w.rec for w in batch])
-            return await _sqlite_update(conn, [w.rec for w in batch])
+                return await _pg_write(conn, creates, saves)
+            ok = await _sqlite_write(conn, creates, saves)
+            await conn.commit()
+            return ok
 
 
-async def _pg_update(conn: AsyncConnection, recs: Sequence[FlowRecord]) -> set[tuple[str, int]]:
-    rows = [r.row_values() for r in recs]
-    params = {c: [row[c] for row in rows] for c in _COLUMNS}
-    updated = {u for (u,) in (await conn.execute(_PG_BATCH_UPDATE, params)).all()}
-    return {(r.uuid, r.epoch) for r in recs if r.uuid in updated}
+async def _pg_write(
+    conn: AsyncConnection, creates: Sequence[FlowRecord], saves: Sequence[FlowRecord]
+) -> set[tuple[str, int, bool]]:
+    # the driver's own connection: this is the hot path of every durable flow, and one
+    # prepared statement with array parameters per batch beats the ORM's per-row overhead
+    raw = (await conn.get_raw_connection()).driver_connection
+    assert raw is not None
+    ok: set[tuple[str, int, bool]] = set()
+    async with raw.transaction():
+        if creates:
+            rows = [r.row_values() | _create_extra(r) for r in creates]
+            params = [[row[c] for row in rows] for c in _CREATE_COLUMNS]
+            stored = {rec["uuid"] for rec in await raw.fetch(_PG_BATCH_INSERT, *params)}
+            ok.update((r.uuid, r.epoch, True) for r in creates if r.uuid in stored)
+        if saves:
+            rows = [r.row_values() for r in saves]
+            params = [[row[c] for row in rows] for c in _COLUMNS]
+            ours = {rec["uuid"] for rec in await raw.fetch(_PG_BATCH_UPDATE, *params)}
+            ok.update((r.uuid, r.epoch, False) for r in saves if r.uuid in ours)
+    return ok
+
+
+def _create_extra(rec: FlowRecord) -> dict[str, Any]:
+    return {
+        "name": rec.name,
+        "resource_uuid": rec.resource_uuid,
+        "partition": rec.partition,
+        "parent_uuid": rec.parent_uuid,
+        "deadline_at": rec.deadline_at,
+    }
+
+
+async def _sqlite_write(
+    conn: AsyncConnection, creates: Sequence[FlowRecord], saves: Sequence[FlowRecord]
+) -> set[tuple[str, int, bool]]:
+    ok: set[tuple[str, int, bool]] = set()
+    now = datetime.now(UTC)
+    for rec in creates:
+        values = rec.row_values() | _create_extra(rec) | {"created_at": now, "updated_at": now}
+        stmt = (
+            sqlite.insert(FlowRunRow)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["uuid"])
+        )
+        if getattr(await conn.execute(stmt), "rowcount", 0):
+            ok.add((rec.uuid, rec.epoch, True))
+    ours = await _sqlite_update(conn, saves)
+    ok.update((u, e, False) for u, e in ours)
+    return ok
 
 
 async def _sqlite_update(conn: AsyncConnection, recs: Sequence[FlowRecord]) -> set[tuple[str, int]]:
