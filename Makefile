@@ -47,5 +47,10 @@ bench-bus: $(STAMP) services
 bench-failover: $(STAMP) services
 	$(BIN)/zcloud bench failover
 
+# the Java SDK from the OpenAPI document, offline: build/zcloud-sdk.jar (+ build/sdk-java/lib)
+.PHONY: sdk-java
+sdk-java: $(STAMP)
+	@deploy/sdk/build-java.sh
+
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from agent.sim.app import create_app as create_sim_app
 from agent.sim.settings import SimSettings
-from mgmt.app import build_node, make_transport
+from mgmt.app import build_api, build_node, make_transport
 from mgmt.core.bus.inproc import InprocBroker
 from mgmt.core.logging import get_logger
 from mgmt.frontend import FrontendContext, create_app
@@ -46,10 +46,19 @@ async def run_up(settings: Settings) -> None:
     async def node_ready() -> bool:
         return not node.runtime.membership.fenced
 
+    rest = build_api(settings, db, node.runtime.bus, registry, gconfig=node.gconfig)
+    await rest.start()
     api = HttpServer(
         create_app(
             FrontendContext(
-                db, node.runtime.bus, settings.node_id, registry, extra_ready=node_ready
+                db,
+                node.runtime.bus,
+                settings.node_id,
+                registry,
+                extra_ready=node_ready,
+                api=rest.writes,
+                reads=rest.reads,
+                audit=rest.audit,
             )
         ),
         settings.api_host,
@@ -80,5 +89,6 @@ async def run_up(settings: Settings) -> None:
     log.info("up.stopping")
     await api.stop()
     await sim.stop()
+    await rest.stop()
     await node.stop()
     await db.close()

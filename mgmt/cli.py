@@ -17,7 +17,12 @@ from mgmt.settings import Settings
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="zcloud", description="zcloud IaaS cloud manager")
+    p = argparse.ArgumentParser(
+        prog="zcloud",
+        description="zcloud IaaS cloud manager",
+        epilog="API commands: zcloud login --url URL --account NAME; zcloud apis; "
+        "zcloud <ApiName> key=value ... (see docs/cli.md)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="all-in-one: SQLite, in-process bus, simulated hosts")
@@ -34,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("args", nargs=argparse.REMAINDER, help="options of the agent")
 
     bench = sub.add_parser("bench", help="benchmarks (last line: one JSON object)")
-    bench.add_argument("name", choices=["bus", "failover", "flow"])
+    bench.add_argument("name", choices=["bus", "failover", "flow", "api"])
     bench.add_argument("args", nargs=argparse.REMAINDER)
 
     db = sub.add_parser("db", help="database schema")
@@ -42,7 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+#: the process and operator commands; anything else is a client command (``zcloud login``,
+#: ``zcloud CreateZone name=z1``, ``zcloud QueryZone state=Enabled`` …)
+_COMMANDS = frozenset({"up", "mgmt", "api", "agent", "bench", "db", "-h", "--help"})
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] not in _COMMANDS:
+        from mgmt.client.cli import main as client_main  # noqa: PLC0415 - the API client
+
+        return client_main(argv)
     args = _parser().parse_args(argv)
     if args.command == "agent":
         from agent.sim.main import main as sim_main  # noqa: PLC0415 - the agent is its own program

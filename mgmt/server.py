@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from mgmt.app import ManagementNode, build_node, make_transport
+from mgmt.app import ManagementNode, build_api, build_node, make_transport
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
 from mgmt.core.db.migrate import upgrade
@@ -39,7 +39,15 @@ class _Server(uvicorn.Server):
 class HttpServer:
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
         config = uvicorn.Config(
-            app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            # h11: httptools drops the body of a request that offers an h2c upgrade (the
+            # JDK's HTTP client does by default; uvicorn issue #2722)
+            http="h11",
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -138,7 +146,8 @@ async def run_mgmt(settings: Settings) -> None:
 
 async def run_api(settings: Settings) -> None:
     stop = stop_event()
-    db = await start_db(settings, migrate=False)
+    # a frontend may start first on a fresh database; upgrading is serialised and idempotent
+    db = await start_db(settings, migrate=True)
     registry = CollectorRegistry()
     bus = Bus(
         make_transport(settings),
@@ -149,6 +158,8 @@ async def run_api(settings: Settings) -> None:
         max_message_bytes=settings.max_message_bytes,
     )
     await bus.start()
+    api = build_api(settings, db, bus, registry)
+    await api.start()
     app = create_app(
         FrontendContext(
             db,
@@ -156,6 +167,9 @@ async def run_api(settings: Settings) -> None:
             f"api-{settings.node_id}",
             registry,
             max_callback_bytes=settings.max_message_bytes,
+            api=api.writes,
+            reads=api.reads,
+            audit=api.audit,
         )
     )
     http = HttpServer(app, settings.api_host, settings.api_port)
@@ -163,5 +177,6 @@ async def run_api(settings: Settings) -> None:
     log.info("api.started", port=settings.api_port)
     await stop.wait()
     await http.stop()
+    await api.stop()
     await bus.close()
     await db.close()

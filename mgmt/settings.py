@@ -11,7 +11,7 @@ import socket
 import uuid
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_VAR_DIR = Path("var")
@@ -77,6 +77,22 @@ class Settings(BaseSettings):
     plugins: str = Field(
         default="",
         description="Extra plugins, comma-separated module:factory (besides entry points).",
+    )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the admin account created on first start (else printed once).",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Deployment secret access keys derive from (else one kept in the database).",
+    )
+    api_job_republish_after: float = Field(
+        default=30.0,
+        gt=0,
+        description="A job still Pending this long had its message lost: publish it again, s.",
+    )
+    api_job_retention: float = Field(
+        default=86400.0, gt=0, description="Seconds an API job's result can be fetched."
     )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON lines; false gives console output.")

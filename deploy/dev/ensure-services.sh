@@ -59,6 +59,16 @@ ensure_tools() {
     log "installing docker-compose (used to validate compose.yaml)"
     apt_install docker-compose
   fi
+  # javax.annotation.Generated for compiling the Java SDK (make sdk-java, its test)
+  if [ ! -f /usr/share/java/geronimo-annotation-1.3-spec.jar ]; then
+    log "installing libgeronimo-annotation-1.3-spec-java (used to build the Java SDK)"
+    apt_install libgeronimo-annotation-1.3-spec-java
+  fi
+  # HTTP load generator of zcloud bench api
+  if ! command -v wrk >/dev/null 2>&1; then
+    log "installing wrk (the load generator of zcloud bench api)"
+    apt_install wrk
+  fi
 }
 
 ensure_postgres

@@ -19,4 +19,8 @@ def run_bench(name: str, argv: list[str]) -> int:
         from mgmt.bench.flow import main as flow_main  # noqa: PLC0415
 
         return asyncio.run(flow_main(argv))
+    if name == "api":
+        from mgmt.bench.api import main as api_main  # noqa: PLC0415
+
+        return asyncio.run(api_main(argv))
     raise SystemExit(f"unknown benchmark {name!r}")

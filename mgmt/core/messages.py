@@ -56,7 +56,8 @@ class Request(Message, Generic[ReplyT]):
     def reply_type(cls) -> type[Reply]:
         for klass in cls.__mro__:
             meta: dict[str, Any] = getattr(klass, "__pydantic_generic_metadata__", {}) or {}
-            if meta.get("origin") is Request and meta.get("args"):
+            origin = meta.get("origin")
+            if isinstance(origin, type) and issubclass(origin, Request) and meta.get("args"):
                 reply = meta["args"][0]
                 if isinstance(reply, type) and issubclass(reply, Reply):
                     return reply
@@ -64,11 +65,18 @@ class Request(Message, Generic[ReplyT]):
 
 
 class Event(Message):
-    """Something that happened, published on the topic exchange under ``topic()``."""
+    """Something that happened, published on the topic exchange under ``event_topic()``.
+
+    ``topic()`` is what subscribers bind to (may be a pattern, ``resource.#``);
+    ``event_topic()`` the routing key of one event (by default the same).
+    """
 
     @classmethod
     def topic(cls) -> str:
         return cls.type_name()
+
+    def event_topic(self) -> str:
+        return self.topic()
 
 
 class MessageRegistry:

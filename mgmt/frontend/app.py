@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
@@ -21,12 +22,28 @@ from mgmt.core.agenttasks.client import CALLBACK_PATH
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
 from mgmt.core.logging import get_logger
+from mgmt.frontend.audit import AuditMiddleware, AuditWriter
+from mgmt.frontend.auth import ApiHttpError, api_error_handler, mount_sessions
+from mgmt.frontend.reads import ReadContext, mount_reads
+from mgmt.frontend.rest import WriteContext, mount_writes, validation_error
 
 log = get_logger(__name__)
 
 
 async def _always_ready() -> bool:
     return True
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # a bug, not the client's fault: say so as an ErrorCode, log it with the request
+    log.exception("api.unexpected_error", path=request.url.path, method=request.method)
+    body = {"error": {"code": "SYS.1000", "description": "Internal error", "details": ""}}
+    return JSONResponse(body, status_code=500)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return await api_error_handler(request, validation_error(exc))
 
 
 @dataclass
@@ -38,10 +55,25 @@ class FrontendContext:
     max_callback_bytes: int = 1 << 20
     #: extra readiness condition (the all-in-one adds "the management node is consuming")
     extra_ready: Callable[[], Awaitable[bool]] = field(default=_always_ready)
+    #: the REST API (sessions, API writes and jobs); None serves only the runtime routes
+    api: WriteContext | None = None
+    reads: ReadContext | None = None
+    #: where the audit log goes (the REST API is audited when set)
+    audit: AuditWriter | None = None
 
 
 def create_app(ctx: FrontendContext) -> FastAPI:
     app = FastAPI(title="zcloud", version="0.1.0", docs_url=None, redoc_url=None)
+    if ctx.api is not None:
+        app.add_exception_handler(ApiHttpError, api_error_handler)
+        app.add_exception_handler(RequestValidationError, _invalid_request)
+        app.add_exception_handler(Exception, _unexpected)
+        mount_sessions(app, ctx.api.auth)
+        mount_writes(app, ctx.api)
+    if ctx.reads is not None:
+        mount_reads(app, ctx.reads)
+    if ctx.audit is not None:
+        app.add_middleware(AuditMiddleware, writer=ctx.audit)
     callbacks = Counter(
         "zcloud_agent_callbacks_total",
         "Agent callbacks received, by HTTP status answered",

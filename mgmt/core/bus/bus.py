@@ -210,7 +210,7 @@ class Bus:
         # else: a late reply to a call that timed out; dropped on purpose
 
     async def publish(self, event: Event) -> None:
-        """Publish ``event`` on the topic exchange under ``event.topic()``."""
+        """Publish ``event`` on the topic exchange under ``event.event_topic()``."""
         resource: str | None
         try:
             resource = event.routing_uuid()
@@ -222,7 +222,7 @@ class Bus:
             resource_uuid=resource,
             sender=self.node_id,
         )
-        await self.transport.publish_event(event.topic(), env)
+        await self.transport.publish_event(event.event_topic(), env)
         self.metrics.published.labels("event").inc()
 
     async def subscribe(

@@ -25,6 +25,7 @@ from mgmt.core.bus import Bus, Consumer, HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError
+from mgmt.core.gconfig.api import UpdateGlobalConfigValue
 from mgmt.core.gconfig.definitions import GlobalConfigDef, GlobalConfigRegistry, unknown_config
 from mgmt.core.gconfig.messages import (
     GlobalConfigChanged,
@@ -179,7 +180,16 @@ class GlobalConfigService:
         return await self._store(defn, defn.default)
 
     def handlers(self) -> dict[type[Message], Handler]:
-        return {UpdateGlobalConfig: self._on_update}
+        return {
+            UpdateGlobalConfig: self._on_update,
+            UpdateGlobalConfigValue: self._on_api_update,
+        }
+
+    async def _on_api_update(
+        self, msg: UpdateGlobalConfigValue, ctx: HandlerContext
+    ) -> UpdateGlobalConfigReply:
+        category, name = msg.identity()
+        return UpdateGlobalConfigReply(inventory=await self.update(category, name, msg.value))
 
     async def _on_update(
         self, msg: UpdateGlobalConfig, ctx: HandlerContext

@@ -1,0 +1,28 @@
+"""The API framework: API messages declare their REST binding; writes run as jobs."""
+
+from mgmt.core.api.jobs import ApiJobRow, ApiJobService, ApiJobSweeper, JobState
+from mgmt.core.api.spec import (
+    SERVER_FIELDS,
+    ApiCodes,
+    ApiRequest,
+    ApiSpec,
+    CallerContext,
+    body_fields,
+    http_status,
+    innermost_meaningful,
+)
+
+__all__ = [
+    "SERVER_FIELDS",
+    "ApiCodes",
+    "ApiJobRow",
+    "ApiJobService",
+    "ApiJobSweeper",
+    "ApiRequest",
+    "ApiSpec",
+    "CallerContext",
+    "JobState",
+    "body_fields",
+    "http_status",
+    "innermost_meaningful",
+]

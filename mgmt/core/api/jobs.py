@@ -1,0 +1,213 @@
+"""API jobs: every write through the REST API is a job row, then a bus message.
+
+The frontend inserts the row (with the whole message, so nothing accepted can be lost) and
+publishes the message; the management node that handles it marks the job Running and then
+final with the reply or the error. Any frontend answers job queries from the row. A job
+whose message never reached a node (its frontend died between insert and publish, the
+broker refused it) is published again by ``ApiJobSweeper``; jobs expire after retention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, Integer, String, Text, delete, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mgmt.core.api.delivery import JobWebhooks
+from mgmt.core.bus import Bus, HandlerContext
+from mgmt.core.bus.dispatch import Handler
+from mgmt.core.db import Base, Database
+from mgmt.core.db.types import UtcDateTime
+from mgmt.core.errors import ZCloudError, is_transient, to_error_code
+from mgmt.core.events import ResourceEvent
+from mgmt.core.logging import get_logger
+from mgmt.core.messages import MessageRegistry, Reply
+
+log = get_logger(__name__)
+
+
+class JobState(StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+FINAL = (JobState.SUCCEEDED, JobState.FAILED)
+
+
+class ApiJobRow(Base):
+    __tablename__ = "api_job"
+    __table_args__ = (Index("ix_api_job_partition_state", "partition", "state"),)
+
+    uuid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api: Mapped[str] = mapped_column(String(128))
+    resource_uuid: Mapped[str] = mapped_column(String(64), index=True)
+    partition: Mapped[int] = mapped_column(Integer)
+    account_uuid: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+_EVENT_KIND = {"create": "created", "delete": "deleted", "update": "updated", "action": "updated"}
+
+
+class ApiJobService:
+    """Management-node side: wraps API handlers so their outcome lands in the job row and a
+    success is announced as a canonical ``ResourceEvent``. A transient failure (the handler
+    is retried in place) leaves the job running; only a final outcome is recorded."""
+
+    def __init__(self, db: Database, *, webhooks: JobWebhooks | None = None) -> None:
+        self._db = db
+        self._webhooks = webhooks
+
+    def wrap(self, handler: Handler) -> Handler:
+        async def run(msg: Any, ctx: HandlerContext) -> Reply | None:
+            job = getattr(msg, "jobUuid", "")
+            if job:
+                await self._mark(job, JobState.RUNNING, only_from=(JobState.PENDING,))
+            try:
+                reply = await handler(msg, ctx)
+            except Exception as exc:
+                if job and not is_transient(exc):
+                    err = exc.error if isinstance(exc, ZCloudError) else to_error_code(exc)
+                    await self._finish(job, None, err.model_dump_json())
+                raise
+            if job:
+                body = reply.model_dump_json() if reply is not None else "{}"
+                await self._finish(job, body, None)
+            await self._announce(msg, reply, ctx)
+            return reply
+
+        return run
+
+    async def _announce(self, msg: Any, reply: Reply | None, ctx: HandlerContext) -> None:
+        spec = getattr(type(msg), "api", None)
+        caller = getattr(msg, "caller", None)
+        if spec is None or caller is None:
+            return
+        inventory = getattr(reply, "inventory", None)
+        kind = _EVENT_KIND[spec.kind]
+        if spec.kind == "update" and getattr(msg, "state", None) is not None:
+            kind = "stateChanged"
+        event = ResourceEvent(
+            resourceUuid=msg.resourceUuid,
+            resourceType=spec.resource,
+            kind=kind,
+            accountUuid=caller.accountUuid,
+            api=type(msg).type_name(),
+            jobUuid=getattr(msg, "jobUuid", ""),
+            at=await self._db.now(),
+            inventory=inventory.model_dump(mode="json") if inventory is not None else None,
+        )
+        try:
+            await ctx.bus.publish(event)
+        except Exception as exc:  # the change stands; the event is lost (logged)
+            log.warning("api.event_publish_failed", path=event.path, error=repr(exc))
+
+    async def _mark(self, job: str, state: JobState, *, only_from: tuple[JobState, ...]) -> None:
+        async with self._db.session() as s, s.begin():
+            await s.execute(
+                update(ApiJobRow)
+                .where(ApiJobRow.uuid == job, ApiJobRow.state.in_([str(x) for x in only_from]))
+                .values(state=state, updated_at=await self._db.now())
+            )
+
+    async def _finish(self, job: str, result: str | None, error: str | None) -> None:
+        state = JobState.FAILED if error is not None else JobState.SUCCEEDED
+        async with self._db.session() as s, s.begin():
+            done = await s.execute(
+                update(ApiJobRow)
+                .where(ApiJobRow.uuid == job, ApiJobRow.state.not_in([str(x) for x in FINAL]))
+                .values(state=state, result=result, error=error, updated_at=await self._db.now())
+                .returning(ApiJobRow.webhook)
+            )
+            hook = done.scalar()
+        if hook and self._webhooks is not None:
+            self._webhooks.deliver(hook, job, state, result or error or "{}")
+
+
+class ApiJobSweeper:
+    """Partition listener: re-publishes jobs stuck Pending on owned partitions (their message
+    was lost before a node saw it) and deletes expired jobs."""
+
+    def __init__(
+        self,
+        db: Database,
+        bus: Callable[[], Bus],
+        messages: MessageRegistry,
+        *,
+        republish_after: float = 30.0,
+        interval: float = 5.0,
+    ) -> None:
+        self._db = db
+        self._bus = bus
+        self._messages = messages
+        self._republish_after = republish_after
+        self._interval = interval
+        self._owned: frozenset[int] = frozenset()
+        self._task: asyncio.Task[None] | None = None
+
+    async def partitions_changed(self, owned: frozenset[int]) -> None:
+        self._owned = owned
+        if owned and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="api-job-sweeper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.sweep_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("api_job.sweep_failed", error=f"{type(exc).__name__}: {exc}")
+
+    async def sweep_once(self) -> None:
+        if not self._owned:
+            return
+        now = await self._db.now()
+        async with self._db.session() as s, s.begin():
+            await s.execute(delete(ApiJobRow).where(ApiJobRow.expires_at < now))
+            stuck = (
+                await s.execute(
+                    select(ApiJobRow).where(
+                        ApiJobRow.partition.in_(sorted(self._owned)),
+                        ApiJobRow.state == JobState.PENDING,
+                        ApiJobRow.updated_at < now - timedelta(seconds=self._republish_after),
+                    )
+                )
+            ).scalars()
+            jobs = list(stuck)
+            for job in jobs:
+                job.updated_at = now
+        for job in jobs:
+            await self._republish(job)
+
+    async def _republish(self, job: ApiJobRow) -> None:
+        cls = self._messages.get(job.api)
+        if cls is None:
+            log.warning("api_job.unknown_api", job=job.uuid, api=job.api)
+            return
+        await self._bus().send(cls.model_validate_json(job.message))
+        log.info("api_job.republished", job=job.uuid, api=job.api)
+
+
+JobWaiter = Callable[[str, float], Awaitable[ApiJobRow | None]]

@@ -1,0 +1,152 @@
+"""API messages: a bus request that also declares its REST binding.
+
+An API message subclasses ``ApiRequest[Reply]`` and sets ``api = ApiSpec(...)``. The API
+frontend derives the route, the request-body schema (for validation and OpenAPI) and the
+job handling from it; nothing else is written per API. The frontend fills in ``caller``
+(who is calling, from the session) and ``jobUuid``; a client cannot set either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mgmt.core.errors import ErrorCode
+from mgmt.core.messages import Reply, Request
+
+ReplyT = TypeVar("ReplyT", bound=Reply)
+
+Kind = Literal["create", "update", "delete", "action"]
+_METHOD: dict[str, str] = {"create": "POST", "update": "PUT", "delete": "DELETE", "action": "POST"}
+
+
+class CallerContext(BaseModel):
+    """Who sent an API message; set by the frontend from the authenticated session."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    accountUuid: str = Field(description="The caller's account.")
+    userUuid: str | None = Field(default=None, description="The user inside the account.")
+    isAdmin: bool = Field(default=False, description="An admin account: sees everything.")
+    sourceIp: str = Field(default="", description="Client address, for the audit log.")
+
+
+@dataclass(frozen=True)
+class ApiSpec:
+    """The REST binding of an API message.
+
+    ``collection`` is the plural kebab-case path segment (``zones``); ``action`` names a
+    ``POST /v1/<collection>/{uuid}/actions/<action>`` (kind ``action`` only).
+    """
+
+    kind: Kind
+    collection: str
+    resource: str
+    summary: str
+    action: str | None = None
+    admin_only: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.kind == "action") != (self.action is not None):
+            raise ValueError("an action names its action; other kinds do not")
+
+    @property
+    def method(self) -> str:
+        return _METHOD[self.kind]
+
+    @property
+    def path(self) -> str:
+        base = f"/v1/{self.collection}"
+        if self.kind == "create":
+            return base
+        if self.kind == "action":
+            return f"{base}/{{uuid}}/actions/{self.action}"
+        return f"{base}/{{uuid}}"
+
+
+#: Fields the frontend owns; never taken from a request body.
+SERVER_FIELDS = frozenset({"caller", "jobUuid"})
+
+
+class ApiRequest(Request[ReplyT]):
+    """Base of API messages (routed by ``resourceUuid``, the resource acted on).
+
+    ``server_fields`` names fields the frontend fills (never taken from a body); a message
+    carrying a secret overrides ``prepare`` to replace it (e.g. hash a password) before the
+    message is stored in its job row or published: no secret is at rest in clear.
+    """
+
+    api: ClassVar[ApiSpec]
+    server_fields: ClassVar[frozenset[str]] = frozenset()
+
+    resourceUuid: str = Field(
+        min_length=1,
+        max_length=64,
+        description="The resource's UUID; on create, optional: the server picks one.",
+    )
+    caller: CallerContext | None = Field(default=None, description="Set by the API frontend.")
+    jobUuid: str = Field(default="", description="The API job this message answers.")
+
+    async def prepare(self) -> ApiRequest[ReplyT]:
+        """Called by the frontend once the message is valid; returns what is sent."""
+        return self
+
+
+class ApiCodes:
+    INVALID_ARGUMENT = ("API.1000", "Invalid argument")
+    UNAUTHENTICATED = ("API.1001", "Authentication required")
+    PERMISSION_DENIED = ("API.1003", "Permission denied")
+    NOT_FOUND = ("API.1004", "Resource not found")
+    CONFLICT = ("API.1009", "Resource in a conflicting state")
+    QUOTA_EXCEEDED = ("API.1029", "Quota exceeded")
+    OPERATION_FAILED = ("API.1503", "Operation failed")
+
+
+_STATUS = {
+    ApiCodes.INVALID_ARGUMENT[0]: 400,
+    ApiCodes.UNAUTHENTICATED[0]: 401,
+    ApiCodes.PERMISSION_DENIED[0]: 403,
+    ApiCodes.NOT_FOUND[0]: 404,
+    ApiCodes.CONFLICT[0]: 409,
+    ApiCodes.QUOTA_EXCEEDED[0]: 429,
+    "QUERY.1001": 400,
+    "TAG.1001": 400,
+    "TAG.1002": 400,
+    "TAG.1003": 403,
+    "TAG.1004": 409,
+    "GCONF.1001": 400,
+    "GCONF.1002": 404,
+    "CASCADE.1001": 409,
+}
+
+
+def http_status(err: ErrorCode) -> int:
+    """The HTTP status of a failed API: the first code in the cause chain that has one, else
+    503 (the operation failed; nothing the client sent was wrong)."""
+    current: ErrorCode | None = err
+    while current is not None:
+        status = _STATUS.get(current.code)
+        if status is not None:
+            return status
+        current = current.cause
+    return 503
+
+
+def innermost_meaningful(err: ErrorCode) -> ErrorCode:
+    """The error to show a client: the first with an HTTP meaning, else the outermost."""
+    current: ErrorCode | None = err
+    while current is not None:
+        if current.code in _STATUS:
+            return current
+        current = current.cause
+    return err
+
+
+def body_fields(message: type[ApiRequest[Any]]) -> dict[str, Any]:
+    """The request-body fields of an API message (what a client may send)."""
+    skip = set(SERVER_FIELDS) | set(message.server_fields)
+    if message.api.kind != "create":
+        skip.add("resourceUuid")  # from the path
+    return {n: f for n, f in message.model_fields.items() if n not in skip}

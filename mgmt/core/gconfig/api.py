@@ -1,0 +1,69 @@
+"""Global config through the REST API: read by anyone, changed by admins.
+
+``PUT /v1/global-configs/<category>.<name> {"value": ...}``; ``GET /v1/global-configs``
+queries them like any collection (``q=category=identity``).
+"""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext
+from mgmt.core.api.reads import ReadableResource, plain
+from mgmt.core.errors import PermanentError, error
+from mgmt.core.gconfig.messages import GlobalConfigInventory, UpdateGlobalConfigReply
+from mgmt.core.gconfig.models import GlobalConfigRow
+from mgmt.core.query import QueryableResource
+
+
+class UpdateGlobalConfigValue(ApiRequest[UpdateGlobalConfigReply]):
+    """Change a global config (admin only); every node applies it within seconds."""
+
+    api = ApiSpec(
+        "update", "global-configs", "GlobalConfig", "Update a global config", admin_only=True
+    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"value": "3600"}]})
+
+    value: str = Field(max_length=65536, description="The new value (JSON text or a plain string).")
+
+    def identity(self) -> tuple[str, str]:
+        """(category, name) from the path id ``<category>.<name>``."""
+        category, _, name = self.resourceUuid.partition(".")
+        if not category or not name:
+            raise PermanentError(
+                error(ApiCodes.NOT_FOUND, f"no global config {self.resourceUuid!r}")
+            )
+        if not isinstance(self.caller, CallerContext) or not self.caller.isAdmin:
+            raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "admin only"))
+        return category, name
+
+
+def inventory(row: GlobalConfigRow) -> GlobalConfigInventory:
+    return GlobalConfigInventory(
+        category=row.category,
+        name=row.name,
+        value=row.value,
+        defaultValue=row.default_value,
+        description=row.description,
+        version=row.version,
+        updateDate=row.updated_at,
+    )
+
+
+def readables() -> list[ReadableResource]:
+    identity = (GlobalConfigRow.category + "." + GlobalConfigRow.name).label("uuid")
+    query = QueryableResource(
+        "GlobalConfig",
+        GlobalConfigRow,
+        identity,
+        {
+            "uuid": identity,
+            "category": GlobalConfigRow.category,
+            "name": GlobalConfigRow.name,
+            "value": GlobalConfigRow.value,
+            "defaultValue": GlobalConfigRow.default_value,
+            "version": GlobalConfigRow.version,
+            "updateDate": GlobalConfigRow.updated_at,
+        },
+    )
+    return [ReadableResource(query, "global-configs", plain(inventory), GlobalConfigInventory)]

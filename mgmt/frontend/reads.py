@@ -1,0 +1,219 @@
+"""REST reads, straight from the database (no bus hop), for every readable resource.
+
+``GET /v1/<collection>`` (``Query<Resource>``: repeated ``q=`` conditions, limit, start,
+sort, fields, count, replyWithCount, groupBy), ``GET /v1/<collection>/{uuid}``
+(``Get<Resource>``) and ``GET /v1/zql`` (``ZQLQuery``). The caller's visibility (its own
+resources, unless admin) is applied to the resource and to every related resource a
+condition reaches; values are always bound parameters; a bad token is a 400 naming it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, create_model
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mgmt.core.api import ApiCodes, CallerContext
+from mgmt.core.api.reads import ReadableResource
+from mgmt.core.db import Database
+from mgmt.core.errors import error
+from mgmt.core.query import (
+    Condition,
+    Op,
+    QueryError,
+    QueryRegistry,
+    Visibility,
+    build_select,
+    compile_zql,
+    owned_by,
+    parse_condition,
+    parse_zql,
+)
+from mgmt.frontend.auth import ApiHttpError, Authenticator
+
+
+@dataclass
+class ReadContext:
+    db: Database
+    auth: Authenticator
+    registry: QueryRegistry
+    readables: Sequence[ReadableResource]
+
+
+def _visibility(caller: CallerContext) -> Visibility | None:
+    return None if caller.isAdmin else owned_by(caller.accountUuid)
+
+
+def _bad_query(exc: QueryError) -> ApiHttpError:
+    return ApiHttpError(400, exc.error)
+
+
+async def _inventories(
+    s: AsyncSession, resource: ReadableResource, rows: Sequence[Any]
+) -> list[dict[str, Any]]:
+    return [(await resource.inventory(s, row)).model_dump(mode="json") for row in rows]
+
+
+def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
+    by_name = {r.name.lower(): r for r in ctx.readables}
+    for resource in ctx.readables:
+        _mount_resource(app, ctx, resource)
+
+    class ZqlReply(BaseModel):
+        kind: str = Field(description="query, count or sum.")
+        inventories: list[dict[str, Any]] | None = Field(default=None, description="Rows.")
+        total: int | None = Field(default=None, description="Matching rows (count/total).")
+        sum: float | None = Field(default=None, description="The sum (sum).")
+        groups: list[dict[str, Any]] | None = Field(default=None, description="Per group.")
+
+    @app.get(
+        "/v1/zql",
+        tags=["query"],
+        summary="Run a ZQL statement",
+        operation_id="ZQLQuery",
+        response_model=ZqlReply,
+        response_model_exclude_none=True,
+    )
+    async def zql(
+        zql: str = Query(
+            description="e.g. `query zone where name='z1' limit 10 return with (total)`",
+            max_length=4096,
+        ),
+        caller: CallerContext = Depends(ctx.auth.caller),
+    ) -> ZqlReply:
+        try:
+            stmt = parse_zql(zql)
+            resource = by_name.get(stmt.resource.lower())
+            if resource is None or (resource.admin_only and not caller.isAdmin):
+                raise QueryError(f"no resource {stmt.resource!r}", token=stmt.resource)
+            await ctx.auth.authorize(caller, f"Query{resource.name}", "*")
+            plan = compile_zql(ctx.registry, stmt, _visibility(caller))
+        except QueryError as exc:
+            raise _bad_query(exc) from exc
+        async with ctx.db.session() as s:
+            result = await s.execute(plan.rows)
+            if plan.kind == "query":
+                if plan.fields:
+                    rows = [dict(r._mapping) for r in result.all()]
+                else:
+                    rows = await _inventories(s, resource, result.scalars().all())
+                total = (await s.scalar(plan.total)) if plan.total is not None else None
+                return ZqlReply(kind="query", inventories=rows, total=total)
+            if plan.group_by:
+                groups = [{"value": _json(r[0]), plan.kind: _json(r[1])} for r in result.all()]
+                return ZqlReply(kind=plan.kind, groups=groups)
+            value = result.scalar()
+            if plan.kind == "count":
+                return ZqlReply(kind="count", total=int(value or 0))
+            return ZqlReply(kind="sum", sum=float(value or 0))
+
+
+def _json(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool) or value is None else str(value)
+
+
+def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) -> None:
+    name = resource.name
+    single = create_model(f"Get{name}Reply", inventory=(resource.model, ...))
+    many = create_model(
+        f"Query{name}Reply",
+        inventories=(list[resource.model] | None, None),  # type: ignore[name-defined,arg-type]
+        total=(int | None, None),
+        groups=(list[dict[str, Any]] | None, None),
+    )
+
+    def allowed(caller: CallerContext) -> None:
+        if resource.admin_only and not caller.isAdmin:
+            missing = error(ApiCodes.NOT_FOUND, f"no collection {resource.collection}")
+            raise ApiHttpError(404, missing)
+
+    @app.get(
+        f"/v1/{resource.collection}",
+        tags=[resource.collection],
+        summary=f"Query {name}",
+        operation_id=f"Query{name}",
+        response_model=None,
+        responses={200: {"model": many}},
+    )
+    async def query(
+        q: list[str] = Query(
+            default=[],
+            description="Conditions, ANDed: `name=z1`, `state!=Disabled`, `clusters.name~=c%`.",
+        ),
+        limit: int = Query(default=1000, ge=0, le=10_000, description="Page size."),
+        start: int = Query(default=0, ge=0, description="Offset."),
+        sort: str | None = Query(default=None, description="`+field` or `-field`."),
+        fields: str | None = Query(default=None, description="Comma list: return only these."),
+        count: bool = Query(default=False, description="Only the number of matches."),
+        replyWithCount: bool = Query(default=False, description="Add `total` to the page."),
+        groupBy: str | None = Query(default=None, description="Count per value of a field."),
+        caller: CallerContext = Depends(ctx.auth.caller),
+    ) -> JSONResponse:
+        allowed(caller)
+        await ctx.auth.authorize(caller, f"Query{name}", "*")
+        try:
+            plan = build_select(
+                ctx.registry,
+                name,
+                [parse_condition(c) for c in q],
+                visibility=_visibility(caller),
+                sort=sort,
+                limit=limit,
+                start=start,
+                fields=[f.strip() for f in fields.split(",") if f.strip()] if fields else None,
+                group_by=groupBy,
+            )
+        except QueryError as exc:
+            raise _bad_query(exc) from exc
+        async with ctx.db.session() as s:
+            if count:
+                return JSONResponse({"total": int(await s.scalar(plan.count) or 0)})
+            result = await s.execute(plan.rows)
+            body: dict[str, Any] = {}
+            if plan.group_by:
+                body["groups"] = [{"value": _json(r[0]), "count": int(r[1])} for r in result.all()]
+            elif plan.fields:
+                body["inventories"] = [
+                    {k: _json(v) for k, v in r._mapping.items()} for r in result.all()
+                ]
+            else:
+                body["inventories"] = await _inventories(s, resource, result.scalars().all())
+            if replyWithCount:
+                body["total"] = int(await s.scalar(plan.count) or 0)
+            return JSONResponse(body)
+
+    @app.get(
+        f"/v1/{resource.collection}/{{uuid}}",
+        tags=[resource.collection],
+        summary=f"Get a {name}",
+        operation_id=f"Get{name}",
+        response_model=None,
+        responses={200: {"model": single}},
+    )
+    async def get_one(
+        uuid: str = Path(max_length=64, description=f"The {name}'s UUID."),
+        caller: CallerContext = Depends(ctx.auth.caller),
+    ) -> JSONResponse:
+        allowed(caller)
+        await ctx.auth.authorize(caller, f"Get{name}", uuid)
+        try:
+            plan = build_select(
+                ctx.registry,
+                name,
+                [Condition(("uuid",), Op.EQ, uuid)],
+                visibility=_visibility(caller),
+                limit=1,
+            )
+        except QueryError as exc:  # an id that cannot be one (wrong type): no such resource
+            raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found")) from exc
+        async with ctx.db.session() as s:
+            row = (await s.execute(plan.rows)).scalars().first()
+            if row is None:
+                raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
+            inventory = await resource.inventory(s, row)
+            return JSONResponse({"inventory": inventory.model_dump(mode="json")})

@@ -1,0 +1,299 @@
+"""REST writes and API jobs, derived from the API message declarations.
+
+For every ``ApiRequest`` class the frontend mounts one route (``ApiSpec`` says which), with
+the request-body schema derived from the message's fields, so validation and the OpenAPI
+spec come from the one declaration. A write is accepted as a job: the row (holding the
+whole message) is committed before the 202, then the message goes on the bus, routed by the
+resource UUID. ``X-Job-UUID`` makes a retry return the same job; ``Prefer: wait=N`` answers
+with the result when it is ready within N seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import uuid as uuidlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Body, Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mgmt.core.api import (
+    ApiCodes,
+    ApiJobRow,
+    ApiRequest,
+    CallerContext,
+    JobState,
+    body_fields,
+    http_status,
+    innermost_meaningful,
+)
+from mgmt.core.bus import Bus
+from mgmt.core.db import Database
+from mgmt.core.errors import ErrorCode, error
+from mgmt.core.logging import get_logger
+from mgmt.core.ring import partition_of
+from mgmt.frontend.auth import ApiHttpError, Authenticator
+
+log = get_logger(__name__)
+
+_JOB_UUID = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+_MAX_WAIT = 60.0
+_WEBHOOK = re.compile(r"^https?://[^\s]{1,2000}$")
+
+
+@dataclass
+class WriteContext:
+    db: Database
+    bus: Bus
+    auth: Authenticator
+    partitions: int
+    job_retention: float
+    apis: tuple[type[ApiRequest[Any]], ...]
+
+
+def validation_error(exc: ValidationError | RequestValidationError) -> ApiHttpError:
+    """400 naming the first offending field."""
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid"}
+    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+    field = ".".join(loc) or "body"
+    return ApiHttpError(
+        400,
+        error(ApiCodes.INVALID_ARGUMENT, f"{field}: {first.get('msg', 'invalid')}", field=field),
+    )
+
+
+def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
+    for message in ctx.apis:
+        _mount(app, ctx, message)
+
+    @app.get(
+        "/v1/api-jobs/{uuid}",
+        tags=["api-jobs"],
+        summary="Get an API job",
+        operation_id="GetApiJob",
+        responses={
+            200: {"description": "Done: the API's result."},
+            202: {"description": "Still running: `{uuid, state}`."},
+            404: {"description": "No such job, or it expired."},
+        },
+    )
+    async def get_job(
+        uuid: str = Path(description="The job's UUID."),
+        caller: CallerContext = Depends(ctx.auth.caller),
+    ) -> Response:
+        job = await _load_job(ctx.db, uuid)
+        if job is None or not (caller.isAdmin or job.account_uuid == caller.accountUuid):
+            raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"no job {uuid}"))
+        return _job_response(job)
+
+
+def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> None:
+    spec = message.api
+    fields = body_fields(message)
+    params = [
+        inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
+        inspect.Parameter(
+            "caller",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=CallerContext,
+            default=Depends(ctx.auth.caller),
+        ),
+    ]
+    if spec.kind != "create":
+        params.append(
+            inspect.Parameter(
+                "uuid",
+                inspect.Parameter.KEYWORD_ONLY,
+                annotation=str,
+                default=Path(description=f"The {spec.resource}'s UUID."),
+            )
+        )
+    if spec.kind == "delete":  # no body: options come in the query string
+        for name, f in fields.items():
+            params.append(
+                inspect.Parameter(
+                    name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    annotation=f.annotation,
+                    default=Query(f.default, description=f.description),
+                )
+            )
+    else:
+        body_model = _body_model(message, fields)
+        params.append(
+            inspect.Parameter(
+                "body", inspect.Parameter.KEYWORD_ONLY, annotation=body_model, default=Body(...)
+            )
+        )
+
+    async def endpoint(request: Request, caller: CallerContext, **kw: Any) -> Response:
+        path_uuid = kw.pop("uuid", None)
+        body = kw.pop("body", None)
+        data: dict[str, Any] = body.model_dump(exclude_unset=True) if body is not None else kw
+        return await _submit(ctx, request, caller, message, data, path_uuid)
+
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = message.__name__
+    app.add_api_route(
+        spec.path,
+        endpoint,
+        methods=[spec.method],
+        status_code=202,
+        summary=spec.summary,
+        description=(message.__doc__ or "").strip(),
+        tags=[spec.collection],
+        operation_id=message.__name__,
+        responses={
+            200: {
+                "description": "Done within `Prefer: wait=N`: the result.",
+                "model": message.reply_type(),
+            },
+            202: {"description": "Accepted: poll the job at `Location`."},
+            400: {"description": "Invalid request; `error.extra.field` names the field."},
+            401: {"description": "No valid session."},
+        },
+    )
+
+
+def _body_model(message: type[ApiRequest[Any]], fields: dict[str, Any]) -> type[BaseModel]:
+    extra = message.model_config.get("json_schema_extra")
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        f"{message.__name__}Body",
+        __config__=ConfigDict(extra="forbid", json_schema_extra=extra),
+        __doc__=message.__doc__,
+        **{name: (f.annotation, f) for name, f in fields.items()},
+    )
+
+
+async def _submit(
+    ctx: WriteContext,
+    request: Request,
+    caller: CallerContext,
+    message: type[ApiRequest[Any]],
+    data: dict[str, Any],
+    path_uuid: str | None,
+) -> Response:
+    spec = message.api
+    if spec.admin_only and not caller.isAdmin:
+        raise ApiHttpError(
+            403, error(ApiCodes.PERMISSION_DENIED, f"{message.__name__} is admin-only")
+        )
+    resource_uuid = path_uuid or data.get("resourceUuid") or str(uuidlib.uuid4())
+    await ctx.auth.authorize(caller, message.type_name(), resource_uuid)
+    job_uuid = request.headers.get("x-job-uuid") or str(uuidlib.uuid4())
+    if not _JOB_UUID.match(job_uuid):
+        raise ApiHttpError(
+            400, error(ApiCodes.INVALID_ARGUMENT, "X-Job-UUID: 8-64 letters, digits or '-'")
+        )
+    try:
+        msg = message.model_validate(
+            {**data, "resourceUuid": resource_uuid, "caller": caller, "jobUuid": job_uuid}
+        )
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+    msg = await msg.prepare()
+    request.state.resource_uuid = msg.resourceUuid  # for the audit log
+    webhook = request.headers.get("x-web-hook")
+    if webhook is not None and not _WEBHOOK.match(webhook):
+        raise ApiHttpError(
+            400, error(ApiCodes.INVALID_ARGUMENT, "X-Web-Hook: an http(s) URL", field="X-Web-Hook")
+        )
+    job, fresh = await _create_job(ctx, msg, caller, job_uuid, webhook)
+    if job.api != message.type_name() or job.account_uuid != caller.accountUuid:
+        raise ApiHttpError(
+            409, error(ApiCodes.CONFLICT, "X-Job-UUID already names another request")
+        )
+    if fresh:
+        try:
+            await ctx.bus.send(msg)
+        except Exception as exc:  # the job row stands: a node's sweeper publishes it again
+            log.warning("api.publish_failed", job=job_uuid, error=f"{type(exc).__name__}: {exc}")
+    wait = _prefer_wait(request.headers.get("prefer", ""))
+    if wait > 0 and job.state not in (JobState.SUCCEEDED, JobState.FAILED):
+        job = await _wait_job(ctx.db, job_uuid, wait) or job
+    return _job_response(job)
+
+
+async def _create_job(
+    ctx: WriteContext,
+    msg: ApiRequest[Any],
+    caller: CallerContext,
+    job_uuid: str,
+    webhook: str | None,
+) -> tuple[ApiJobRow, bool]:
+    now = await ctx.db.now()
+    insert = postgresql.insert if ctx.db.is_postgres else sqlite.insert
+    stmt = (
+        insert(ApiJobRow)
+        .values(
+            uuid=job_uuid,
+            api=msg.type_name(),
+            resource_uuid=msg.resourceUuid,
+            partition=partition_of(msg.resourceUuid, ctx.partitions),
+            account_uuid=caller.accountUuid,
+            state=JobState.PENDING,
+            message=msg.model_dump_json(),
+            webhook=webhook,
+            created_at=now,
+            updated_at=now,
+            expires_at=now + timedelta(seconds=ctx.job_retention),
+        )
+        .on_conflict_do_nothing(index_elements=["uuid"])
+    )
+    async with ctx.db.session() as s, s.begin():
+        fresh = bool(getattr(await s.execute(stmt), "rowcount", 0))
+    job = await _load_job(ctx.db, job_uuid)
+    assert job is not None
+    return job, fresh
+
+
+async def _load_job(db: Database, job_uuid: str) -> ApiJobRow | None:
+    async with db.session() as s:
+        return (await s.execute(select(ApiJobRow).where(ApiJobRow.uuid == job_uuid))).scalar()
+
+
+async def _wait_job(db: Database, job_uuid: str, seconds: float) -> ApiJobRow | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    delay = 0.01
+    while True:
+        job = await _load_job(db, job_uuid)
+        if job is None or job.state in (JobState.SUCCEEDED, JobState.FAILED):
+            return job
+        if loop.time() + delay > deadline:
+            return job
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def _prefer_wait(header: str) -> float:
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key.strip().lower() == "wait":
+            try:
+                return max(0.0, min(float(value), _MAX_WAIT))
+            except ValueError:
+                return 0.0
+    return 0.0
+
+
+def _job_response(job: ApiJobRow) -> Response:
+    location = {"Location": f"/v1/api-jobs/{job.uuid}"}
+    if job.state == JobState.SUCCEEDED:
+        return Response(
+            job.result or "{}", status_code=200, media_type="application/json", headers=location
+        )
+    if job.state == JobState.FAILED:
+        err = ErrorCode.model_validate_json(job.error or "{}")
+        shown = innermost_meaningful(err)
+        return JSONResponse({"error": shown.model_dump(mode="json")}, status_code=http_status(err))
+    return JSONResponse({"uuid": job.uuid, "state": job.state}, status_code=202, headers=location)
