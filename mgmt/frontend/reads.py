@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from mgmt.core.api import ApiCodes, CallerContext
 from mgmt.core.api.reads import ReadableResource
@@ -127,6 +128,15 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         groups=(list[dict[str, Any]] | None, None),
     )
 
+    uuid_column = resource.query.uuid
+    fast_get = (
+        isinstance(uuid_column, InstrumentedAttribute)
+        and getattr(getattr(uuid_column, "type", None), "python_type", None) is str
+    )
+    owner_column = resource.query.owner
+    owner_key = owner_column.key if isinstance(owner_column, InstrumentedAttribute) else None
+    fast_get = fast_get and (owner_column is None or owner_key is not None)
+
     def allowed(caller: CallerContext) -> None:
         if resource.admin_only and not caller.isAdmin:
             missing = error(ApiCodes.NOT_FOUND, f"no collection {resource.collection}")
@@ -201,6 +211,16 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
     ) -> JSONResponse:
         allowed(caller)
         await ctx.auth.authorize(caller, f"Get{name}", uuid)
+        if fast_get:  # by primary key, visibility checked on the row
+            async with ctx.db.session() as s:
+                row: Any = await s.get(cast(Any, resource.query.model), uuid)
+                owner = getattr(row, owner_key, None) if owner_key else None
+                if row is None or not (
+                    caller.isAdmin or owner_key is None or owner == caller.accountUuid
+                ):
+                    raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
+                inventory = await resource.inventory(s, row)
+                return JSONResponse({"inventory": inventory.model_dump(mode="json")})
         try:
             plan = build_select(
                 ctx.registry,

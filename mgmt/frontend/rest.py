@@ -36,7 +36,7 @@ from mgmt.core.api import (
     innermost_meaningful,
 )
 from mgmt.core.bus import Bus
-from mgmt.core.db import Database
+from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import ErrorCode, error
 from mgmt.core.logging import get_logger
 from mgmt.core.ring import partition_of
@@ -230,30 +230,29 @@ async def _create_job(
     job_uuid: str,
     webhook: str | None,
 ) -> tuple[ApiJobRow, bool]:
-    now = await ctx.db.now()
+    now = utcnow()
+    values: dict[str, Any] = {
+        "uuid": job_uuid,
+        "api": msg.type_name(),
+        "resource_uuid": msg.resourceUuid,
+        "partition": partition_of(msg.resourceUuid, ctx.partitions),
+        "account_uuid": caller.accountUuid,
+        "state": JobState.PENDING,
+        "message": msg.model_dump_json(),
+        "webhook": webhook,
+        "created_at": now,
+        "updated_at": now,
+        "expires_at": now + timedelta(seconds=ctx.job_retention),
+    }
     insert = postgresql.insert if ctx.db.is_postgres else sqlite.insert
-    stmt = (
-        insert(ApiJobRow)
-        .values(
-            uuid=job_uuid,
-            api=msg.type_name(),
-            resource_uuid=msg.resourceUuid,
-            partition=partition_of(msg.resourceUuid, ctx.partitions),
-            account_uuid=caller.accountUuid,
-            state=JobState.PENDING,
-            message=msg.model_dump_json(),
-            webhook=webhook,
-            created_at=now,
-            updated_at=now,
-            expires_at=now + timedelta(seconds=ctx.job_retention),
-        )
-        .on_conflict_do_nothing(index_elements=["uuid"])
-    )
-    async with ctx.db.session() as s, s.begin():
-        fresh = bool(getattr(await s.execute(stmt), "rowcount", 0))
+    stmt = insert(ApiJobRow).values(**values).on_conflict_do_nothing(index_elements=["uuid"])
+    async with ctx.db.engine.begin() as conn:
+        fresh = bool(getattr(await conn.execute(stmt), "rowcount", 0))
+    if fresh:  # what was inserted, without reading it back
+        return ApiJobRow(**values), True
     job = await _load_job(ctx.db, job_uuid)
     assert job is not None
-    return job, fresh
+    return job, False
 
 
 async def _load_job(db: Database, job_uuid: str) -> ApiJobRow | None:

@@ -18,7 +18,7 @@ from mgmt.core.api import ApiCodes, CallerContext
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, DeleteMode
-from mgmt.core.db import Database
+from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
 from mgmt.core.messages import Message
@@ -134,7 +134,7 @@ class IdentityService:
 
     async def create_account(self, msg: CreateAccount, ctx: HandlerContext) -> AccountReply:
         _admin(_caller(msg))
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await _taken(s, AccountRow, msg.resourceUuid, name=msg.name)
             if row is None:
@@ -162,7 +162,7 @@ class IdentityService:
                 row.password_hash = msg.passwordHash
             if msg.description is not None:
                 row.description = msg.description
-            row.updated_at = await self._db.now()
+            row.updated_at = utcnow()
         return AccountReply(inventory=inv.account(row))
 
     async def delete_account(self, msg: DeleteAccount, ctx: HandlerContext) -> DeleteReply:
@@ -191,7 +191,7 @@ class IdentityService:
 
     async def create_user(self, msg: CreateUser, ctx: HandlerContext) -> UserReply:
         caller = _caller(msg)
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await _taken(
                 s, UserRow, msg.resourceUuid, account_uuid=caller.accountUuid, name=msg.name
@@ -216,7 +216,7 @@ class IdentityService:
 
     async def create_group(self, msg: CreateUserGroup, ctx: HandlerContext) -> GroupReply:
         caller = _caller(msg)
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await _taken(
                 s, GroupRow, msg.resourceUuid, account_uuid=caller.accountUuid, name=msg.name
@@ -256,7 +256,7 @@ class IdentityService:
 
     async def create_policy(self, msg: CreatePolicy, ctx: HandlerContext) -> PolicyReply:
         caller = _caller(msg)
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(PolicyRow, msg.resourceUuid)
             if row is None:
@@ -313,7 +313,7 @@ class IdentityService:
 
     async def create_key(self, msg: CreateAccessKey, ctx: HandlerContext) -> AccessKeyReply:
         caller = _caller(msg)
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(AccessKeyRow, msg.resourceUuid)
             if row is None:

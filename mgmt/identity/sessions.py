@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mgmt.core.api import ApiCodes, CallerContext
@@ -62,8 +63,11 @@ class NewSession:
 
 
 class Sessions:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_seconds: float = 2.0) -> None:
         self._db = db
+        self._cache_seconds = cache_seconds
+        #: token hash -> (valid until (monotonic), caller or None)
+        self._cache: dict[str, tuple[float, CallerContext | None]] = {}
 
     async def login(
         self,
@@ -123,30 +127,53 @@ class Sessions:
         return NewSession(row.uuid, token, account.uuid, row.expires_at.isoformat())
 
     async def authenticate(self, token: str, source_ip: str = "") -> CallerContext | None:
-        now = await self._db.now()
+        """The session's caller, or None (unknown, expired or revoked).
+
+        Answers are cached for ``cache_seconds`` (default 2 s) per frontend: a busy client
+        costs one lookup per interval, and a revoke or expiry is seen everywhere within it
+        (at once on the frontend that revoked it).
+        """
+        digest = token_hash(token)
+        cached = self._cache.get(digest)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            caller = cached[1]
+            return caller.model_copy(update={"sourceIp": source_ip}) if caller else None
         async with self._db.session() as s:
             found = (
                 await s.execute(
-                    select(SessionRow, AccountRow.type)
-                    .join(AccountRow, AccountRow.uuid == SessionRow.account_uuid)
-                    .where(
-                        SessionRow.token_hash == token_hash(token),
-                        SessionRow.revoked.is_(False),
-                        SessionRow.expires_at > now,
+                    select(
+                        SessionRow.account_uuid,
+                        SessionRow.user_uuid,
+                        AccountRow.type,
+                        SessionRow.expires_at,
+                        func.now() if self._db.is_postgres else literal(None),
                     )
+                    .join(AccountRow, AccountRow.uuid == SessionRow.account_uuid)
+                    .where(SessionRow.token_hash == digest, SessionRow.revoked.is_(False))
                 )
             ).first()
-        if found is None:
-            return None
-        session, account_type = found
-        return CallerContext(
-            accountUuid=session.account_uuid,
-            userUuid=session.user_uuid,
-            isAdmin=account_type == AccountType.ADMIN,
-            sourceIp=source_ip,
-        )
+        result: CallerContext | None = None
+        ttl = self._cache_seconds
+        if found is not None:
+            account_uuid, user_uuid, account_type, expires_at, db_now = found
+            db_now = db_now or datetime.now(UTC)
+            left = (expires_at - db_now).total_seconds()
+            if left > 0:
+                result = CallerContext(
+                    accountUuid=account_uuid,
+                    userUuid=user_uuid,
+                    isAdmin=account_type == AccountType.ADMIN,
+                    sourceIp=source_ip,
+                )
+                ttl = min(ttl, left)
+        if len(self._cache) > 100_000:
+            self._cache.clear()
+        self._cache[digest] = (now + ttl, result)
+        return result
 
     async def revoke(self, token: str) -> bool:
+        self._cache.pop(token_hash(token), None)
         async with self._db.session() as s, s.begin():
             result = await s.execute(
                 update(SessionRow)

@@ -23,7 +23,7 @@ from mgmt.core.api.delivery import post_with_retries
 from mgmt.core.api.reads import ReadableResource, plain
 from mgmt.core.bus import Bus, Consumer, HandlerContext
 from mgmt.core.bus.dispatch import Handler
-from mgmt.core.db import Database
+from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.events import ResourceEvent
 from mgmt.core.messages import Message
@@ -72,7 +72,7 @@ class WebHookService:
 
     async def create(self, msg: CreateWebHook, ctx: HandlerContext) -> WebHookReply:
         caller = _caller(msg)
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(WebHookRow, msg.resourceUuid)
             if row is None:

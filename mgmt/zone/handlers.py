@@ -16,7 +16,7 @@ from mgmt.core.api import ApiCodes, CallerContext
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, DeleteMode
-from mgmt.core.db import Database
+from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
 from mgmt.core.messages import Message
@@ -98,7 +98,7 @@ class ZoneService:
 
     async def create_zone(self, msg: CreateZone, ctx: HandlerContext) -> ZoneReply:
         caller = _caller(msg)
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(ZoneRow, msg.resourceUuid)
             if row is None:
@@ -122,7 +122,7 @@ class ZoneService:
         async with self._db.session() as s, s.begin():
             row = await _visible(s, ZoneRow, msg.resourceUuid, caller, what="zone")
             _apply(row, msg.name, msg.description, msg.state)
-            row.updated_at = await self._db.now()
+            row.updated_at = utcnow()
         return ZoneReply(inventory=zone_inventory(row))
 
     async def delete_zone(self, msg: DeleteZone, ctx: HandlerContext) -> DeletedReply:
@@ -132,7 +132,7 @@ class ZoneService:
 
     async def create_cluster(self, msg: CreateCluster, ctx: HandlerContext) -> ClusterReply:
         caller = _caller(msg)
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             zone = await s.get(ZoneRow, msg.zoneUuid)
             if zone is None or not (
@@ -169,7 +169,7 @@ class ZoneService:
         async with self._db.session() as s, s.begin():
             row = await _visible(s, ClusterRow, msg.resourceUuid, caller, what="cluster")
             _apply(row, msg.name, msg.description, msg.state)
-            row.updated_at = await self._db.now()
+            row.updated_at = utcnow()
         return ClusterReply(inventory=cluster_inventory(row))
 
     async def delete_cluster(self, msg: DeleteCluster, ctx: HandlerContext) -> DeletedReply:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mgmt.core.api.delivery import JobWebhooks
 from mgmt.core.bus import Bus, HandlerContext
 from mgmt.core.bus.dispatch import Handler
-from mgmt.core.db import Base, Database
+from mgmt.core.db import Base, Database, utcnow
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.errors import ZCloudError, is_transient, to_error_code
 from mgmt.core.events import ResourceEvent
@@ -108,7 +108,7 @@ class ApiJobService:
             accountUuid=caller.accountUuid,
             api=type(msg).type_name(),
             jobUuid=getattr(msg, "jobUuid", ""),
-            at=await self._db.now(),
+            at=utcnow(),
             inventory=inventory.model_dump(mode="json") if inventory is not None else None,
         )
         try:
@@ -121,7 +121,7 @@ class ApiJobService:
             await s.execute(
                 update(ApiJobRow)
                 .where(ApiJobRow.uuid == job, ApiJobRow.state.in_([str(x) for x in only_from]))
-                .values(state=state, updated_at=await self._db.now())
+                .values(state=state, updated_at=utcnow())
             )
 
     async def _finish(self, job: str, result: str | None, error: str | None) -> None:
@@ -130,7 +130,7 @@ class ApiJobService:
             done = await s.execute(
                 update(ApiJobRow)
                 .where(ApiJobRow.uuid == job, ApiJobRow.state.not_in([str(x) for x in FINAL]))
-                .values(state=state, result=result, error=error, updated_at=await self._db.now())
+                .values(state=state, result=result, error=error, updated_at=utcnow())
                 .returning(ApiJobRow.webhook)
             )
             hook = done.scalar()
@@ -183,7 +183,7 @@ class ApiJobSweeper:
     async def sweep_once(self) -> None:
         if not self._owned:
             return
-        now = await self._db.now()
+        now = utcnow()
         async with self._db.session() as s, s.begin():
             await s.execute(delete(ApiJobRow).where(ApiJobRow.expires_at < now))
             stuck = (
