@@ -26,7 +26,7 @@ from mgmt.core.agenttasks import models as _agenttask_models  # noqa: F401
 from mgmt.core.api import ApiJobRow as _ApiJobRow  # noqa: F401
 from mgmt.core.api import ApiJobService, ApiJobSweeper, ApiRequest
 from mgmt.core.api.delivery import JobWebhooks
-from mgmt.core.api.reads import ReadableResource
+from mgmt.core.api.reads import Owners, ReadableResource
 from mgmt.core.bus import Bus, HandlerTable, Transport
 from mgmt.core.bus.inproc import InprocBroker, InprocTransport
 from mgmt.core.bus.rabbit import RabbitTransport
@@ -52,8 +52,14 @@ from mgmt.core.node import NodeRuntime
 from mgmt.core.plugins import ExtensionPoint, Plugin, PluginError, PluginRegistry, load_external
 from mgmt.core.query import QueryRegistry
 from mgmt.core.service import Service
+from mgmt.core.sharing import API_MESSAGES as SHARING_APIS
+from mgmt.core.sharing import SharingService
+from mgmt.core.sharing import readables as sharing_readables
 from mgmt.core.tags import TagRegistry, TagService
 from mgmt.core.tags import models as _tag_models  # noqa: F401
+from mgmt.core.tags.api import API_MESSAGES as TAG_APIS
+from mgmt.core.tags.api import TagApiService
+from mgmt.core.tags.api import readables as tag_readables
 from mgmt.core.tags.cascade import TagCascadeObserver
 from mgmt.diag import models as _diag_models  # noqa: F401
 from mgmt.diag.flows import COUNTER_STEP_TAG, DIAG_CONFIGS
@@ -96,8 +102,16 @@ API_MESSAGES: tuple[type[ApiRequest[Any]], ...] = (
     *IDENTITY_APIS,
     *ZONE_APIS,
     *WEBHOOK_APIS,
+    *TAG_APIS,
+    *SHARING_APIS,
     UpdateGlobalConfigValue,
 )
+
+
+def tag_registry() -> TagRegistry:
+    """Every system tag pattern (nodes and frontends use the same set)."""
+    return TagRegistry([COUNTER_STEP_TAG])
+
 
 #: Every global config: nodes and frontends register the same set.
 GLOBAL_CONFIGS = (*DIAG_CONFIGS, *IDENTITY_CONFIGS)
@@ -213,8 +227,7 @@ def build_node(
         callback_base_url=settings.callback_base_url,
         default_timeout=settings.agent_timeout,
     )
-    tag_registry = TagRegistry([COUNTER_STEP_TAG])
-    tags = TagService(db, tag_registry)
+    tags = TagService(db, tag_registry())
     gconfig = GlobalConfigService(
         db,
         GlobalConfigRegistry(GLOBAL_CONFIGS),
@@ -258,7 +271,12 @@ def build_node(
     secrets = master_key(db, settings)
     identity = IdentityService(db, engine, cascade, secrets)
     webhooks = WebHookService(db, secrets)
-    services: list[Service] = [tasks, diag, tags, gconfig, identity, zones, webhooks]
+    owners = Owners(readables(tags))
+    tag_api = TagApiService(db, tags, owners)
+    sharing = SharingService(db, owners)
+    services: list[Service] = [
+        *(tasks, diag, tags, gconfig, identity, zones, webhooks, tag_api, sharing)
+    ]
     for kind, continuation in diag.continuations().items():
         tasks.add_continuation(kind, continuation)
 
@@ -310,13 +328,15 @@ def build_node(
     )
 
 
-def readables() -> list[ReadableResource]:
+def readables(tags: TagService) -> list[ReadableResource]:
     """Every resource the REST API reads (and queries, and ZQL)."""
     return [
         *identity_readables(),
         *zone_readables(),
         *webhook_readables(),
         *gconfig_readables(),
+        *tag_readables(tags),
+        *sharing_readables(),
         audit_readable(),
     ]
 
@@ -367,7 +387,7 @@ def build_api(
         job_retention=settings.api_job_retention,
         apis=API_MESSAGES,
     )
-    readable = readables()
+    readable = readables(TagService(db, tag_registry()))
     registry = QueryRegistry(r.query for r in readable)
     registry.validate()
     return ApiFrontend(

@@ -31,10 +31,10 @@ from mgmt.core.query import (
     Visibility,
     build_select,
     compile_zql,
-    owned_by,
     parse_condition,
     parse_zql,
 )
+from mgmt.core.sharing import shared_with, visible_to
 from mgmt.frontend.auth import ApiHttpError, Authenticator
 
 
@@ -47,7 +47,8 @@ class ReadContext:
 
 
 def _visibility(caller: CallerContext) -> Visibility | None:
-    return None if caller.isAdmin else owned_by(caller.accountUuid)
+    """Admins see all; an account its own, what is shared with it and what is public."""
+    return None if caller.isAdmin else visible_to(caller.accountUuid)
 
 
 def _bad_query(exc: QueryError) -> ApiHttpError:
@@ -216,7 +217,10 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
                 row: Any = await s.get(cast(Any, resource.query.model), uuid)
                 owner = getattr(row, owner_key, None) if owner_key else None
                 if row is None or not (
-                    caller.isAdmin or owner_key is None or owner == caller.accountUuid
+                    caller.isAdmin
+                    or owner_key is None
+                    or owner == caller.accountUuid
+                    or await shared_with(s, uuid, caller.accountUuid)
                 ):
                     raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
                 inventory = await resource.inventory(s, row)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core.query import QueryableResource
@@ -38,3 +39,25 @@ class ReadableResource:
     @property
     def name(self) -> str:
         return self.query.name
+
+
+class Owners:
+    """Who owns a resource of any readable type (for APIs that act on other resources:
+    tags, sharing). Built from the same declarations as the reads."""
+
+    def __init__(self, readables: list[ReadableResource]) -> None:
+        self._by_type = {r.query.tag_type: r.query for r in readables}
+        self._by_type.update({r.name: r.query for r in readables})
+
+    def types(self) -> list[str]:
+        return sorted(self._by_type)
+
+    async def owner_of(self, session: AsyncSession, resource_type: str, uuid: str) -> str | None:
+        """The owner account of the resource; None if there is no such resource (or type).
+        A resource type with no owner column is owned by nobody: ''."""
+        query = self._by_type.get(resource_type)
+        if query is None:
+            return None
+        owner = query.owner if query.owner is not None else literal("")
+        row = (await session.execute(select(owner).where(query.uuid == uuid))).first()
+        return None if row is None else str(row[0])

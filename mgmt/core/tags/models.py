@@ -31,3 +31,5 @@ class TagRow(Base):
     kind: Mapped[str] = mapped_column(String(8))  # a TagKind
     tag: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: the account that tagged it through the API (reads show tags to their resource's owner)
+    owner_account_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)

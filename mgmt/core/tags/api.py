@@ -1,0 +1,153 @@
+"""Tags through the REST API: the owner of a resource (or an admin) tags it.
+
+``POST /v1/system-tags`` and ``POST /v1/user-tags`` name the tagged resource
+(``resourceUuid`` + ``resourceType``) and are routed by it, so tag changes are ordered with
+everything else about the resource; ``DELETE /v1/tags/{uuid}`` removes one;
+``GET /v1/tags`` lists those of the caller's resources (sensitive values masked).
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+
+from pydantic import ConfigDict, Field
+
+from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext
+from mgmt.core.api.reads import Owners, ReadableResource, plain
+from mgmt.core.bus import HandlerContext
+from mgmt.core.bus.dispatch import Handler
+from mgmt.core.db import Database
+from mgmt.core.errors import PermanentError, error
+from mgmt.core.messages import Message
+from mgmt.core.query import QueryableResource
+from mgmt.core.tags.messages import DeleteTagReply, TagInventory, TagReply
+from mgmt.core.tags.models import TagRow
+from mgmt.core.tags.service import TagService
+
+_NS = uuidlib.UUID("7d3c8f0e-4a39-4f53-9f2b-3d2f0b8a9c41")
+
+
+class AddSystemTag(ApiRequest[TagReply]):
+    """Add a system tag (a typed pattern such as `hostname::web-1`) to one of your resources."""
+
+    api = ApiSpec("create", "system-tags", "SystemTag", "Add a system tag")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"resourceUuid": "<vm uuid>", "resourceType": "VmInstance", "tag": "hostname::web1"}
+            ]
+        }
+    )
+
+    resourceUuid: str = Field(min_length=1, max_length=64, description="The resource to tag.")
+    resourceType: str = Field(min_length=1, max_length=64, description="Its type, e.g. Zone.")
+    tag: str = Field(min_length=1, max_length=2048, description="The tag.")
+
+
+class AddUserTag(ApiRequest[TagReply]):
+    """Add a free-text user tag to one of your resources."""
+
+    api = ApiSpec("create", "user-tags", "UserTag", "Add a user tag")
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"resourceUuid": "<zone uuid>", "resourceType": "Zone", "tag": "team-a"}]
+        }
+    )
+
+    resourceUuid: str = Field(min_length=1, max_length=64, description="The resource to tag.")
+    resourceType: str = Field(min_length=1, max_length=64, description="Its type, e.g. Zone.")
+    tag: str = Field(min_length=1, max_length=2048, description="The tag.")
+
+
+class RemoveTag(ApiRequest[DeleteTagReply]):
+    """Remove a tag from one of your resources."""
+
+    api = ApiSpec("delete", "tags", "Tag", "Remove a tag")
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+
+API_MESSAGES = (AddSystemTag, AddUserTag, RemoveTag)
+
+
+class TagApiService:
+    def __init__(self, db: Database, tags: TagService, owners: Owners) -> None:
+        self._db = db
+        self._tags = tags
+        self._owners = owners
+
+    def handlers(self) -> dict[type[Message], Handler]:
+        return {AddSystemTag: self.add_system, AddUserTag: self.add_user, RemoveTag: self.remove}
+
+    async def _check(
+        self, caller: CallerContext | None, rtype: str, resource: str, *, field: str
+    ) -> CallerContext:
+        if caller is None:
+            raise PermanentError(error(ApiCodes.UNAUTHENTICATED, "no caller on the message"))
+        async with self._db.session() as s:
+            owner = await self._owners.owner_of(s, rtype, resource)
+        if owner is None or not (caller.isAdmin or owner == caller.accountUuid):
+            raise PermanentError(
+                error(ApiCodes.NOT_FOUND, f"{field}: no {rtype} {resource}", field=field)
+            )
+        return caller
+
+    async def add_system(self, msg: AddSystemTag, ctx: HandlerContext) -> TagReply:
+        caller = await self._check(
+            msg.caller, msg.resourceType, msg.resourceUuid, field="resourceUuid"
+        )
+        tag_uuid = str(uuidlib.uuid5(_NS, msg.jobUuid or ctx.message_id))
+        async with self._db.session() as s, s.begin():
+            row = await s.get(TagRow, tag_uuid)
+            if row is None:
+                row = await self._tags.create_system_tag(
+                    s,
+                    msg.resourceUuid,
+                    msg.resourceType,
+                    msg.tag,
+                    is_admin=caller.isAdmin,
+                    tag_uuid=tag_uuid,
+                )
+                row.owner_account_uuid = caller.accountUuid
+            return TagReply(inventory=self._tags.inventory(row))
+
+    async def add_user(self, msg: AddUserTag, ctx: HandlerContext) -> TagReply:
+        caller = await self._check(
+            msg.caller, msg.resourceType, msg.resourceUuid, field="resourceUuid"
+        )
+        tag_uuid = str(uuidlib.uuid5(_NS, msg.jobUuid or ctx.message_id))
+        async with self._db.session() as s, s.begin():
+            row = await s.get(TagRow, tag_uuid)
+            if row is None:
+                row = await self._tags.create_user_tag(
+                    s, msg.resourceUuid, msg.resourceType, msg.tag, tag_uuid=tag_uuid
+                )
+                row.owner_account_uuid = caller.accountUuid
+            return TagReply(inventory=self._tags.inventory(row))
+
+    async def remove(self, msg: RemoveTag, ctx: HandlerContext) -> DeleteTagReply:
+        async with self._db.session() as s:
+            row = await s.get(TagRow, msg.resourceUuid)
+        if row is None:
+            raise PermanentError(error(ApiCodes.NOT_FOUND, f"no tag {msg.resourceUuid}"))
+        caller = await self._check(msg.caller, row.resource_type, row.resource_uuid, field="uuid")
+        async with self._db.session() as s, s.begin():
+            await self._tags.delete_tag(s, msg.resourceUuid, is_admin=caller.isAdmin)
+        return DeleteTagReply()
+
+
+def readables(tags: TagService) -> list[ReadableResource]:
+    query = QueryableResource(
+        "Tag",
+        TagRow,
+        TagRow.uuid,
+        {
+            "uuid": TagRow.uuid,
+            "resourceUuid": TagRow.resource_uuid,
+            "resourceType": TagRow.resource_type,
+            "type": TagRow.kind,
+            "tag": TagRow.tag,
+            "createDate": TagRow.created_at,
+        },
+        owner=TagRow.owner_account_uuid,
+    )
+    return [ReadableResource(query, "tags", plain(tags.inventory), TagInventory)]
