@@ -58,7 +58,7 @@ from mgmt.core.sharing import readables as sharing_readables
 from mgmt.core.tags import TagRegistry, TagService
 from mgmt.core.tags import models as _tag_models  # noqa: F401
 from mgmt.core.tags.api import API_MESSAGES as TAG_APIS
-from mgmt.core.tags.api import TagApiService
+from mgmt.core.tags.api import TagApiService, TagsOnCreate
 from mgmt.core.tags.api import readables as tag_readables
 from mgmt.core.tags.cascade import TagCascadeObserver
 from mgmt.diag import models as _diag_models  # noqa: F401
@@ -281,7 +281,7 @@ def build_node(
         tasks.add_continuation(kind, continuation)
 
     job_webhooks = JobWebhooks(http)
-    api_jobs = ApiJobService(db, webhooks=job_webhooks)
+    api_jobs = ApiJobService(db, webhooks=job_webhooks, tags=TagsOnCreate(db, tags, tags.registry))
     table = HandlerTable()
     for service in services:
         for message_type, handler in service.handlers().items():

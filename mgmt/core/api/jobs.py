@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Index, Integer, String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
@@ -63,14 +63,30 @@ class ApiJobRow(Base):
 _EVENT_KIND = {"create": "created", "delete": "deleted", "update": "updated", "action": "updated"}
 
 
+class CreateTags(Protocol):
+    """Tags given on a create (``systemTags``/``userTags``): checked before the create
+    runs, attached once it succeeded (idempotent: a redelivered create adds nothing)."""
+
+    def validate(self, msg: Any) -> None: ...
+
+    async def attach(self, msg: Any, message_id: str) -> None: ...
+
+
 class ApiJobService:
     """Management-node side: wraps API handlers so their outcome lands in the job row and a
     success is announced as a canonical ``ResourceEvent``. A transient failure (the handler
     is retried in place) leaves the job running; only a final outcome is recorded."""
 
-    def __init__(self, db: Database, *, webhooks: JobWebhooks | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        webhooks: JobWebhooks | None = None,
+        tags: CreateTags | None = None,
+    ) -> None:
         self._db = db
         self._webhooks = webhooks
+        self._tags = tags
 
     def wrap(self, handler: Handler) -> Handler:
         async def run(msg: Any, ctx: HandlerContext) -> Reply | None:
@@ -78,7 +94,11 @@ class ApiJobService:
             if job:
                 await self._mark(job, JobState.RUNNING, only_from=(JobState.PENDING,))
             try:
+                if self._tags is not None:
+                    self._tags.validate(msg)  # a bad tag refuses the create before it runs
                 reply = await handler(msg, ctx)
+                if self._tags is not None:
+                    await self._tags.attach(msg, ctx.message_id)
             except Exception as exc:
                 if job and not is_transient(exc):
                     err = exc.error if isinstance(exc, ZCloudError) else to_error_code(exc)

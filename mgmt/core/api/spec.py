@@ -88,6 +88,16 @@ class ApiRequest(Request[ReplyT]):
     )
     caller: CallerContext | None = Field(default=None, description="Set by the API frontend.")
     jobUuid: str = Field(default="", description="The API job this message answers.")
+    systemTags: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Create only: system tags the new resource gets (validated first).",
+    )
+    userTags: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Create only: user tags the new resource gets.",
+    )
 
     async def prepare(self) -> ApiRequest[ReplyT]:
         """Called by the frontend once the message is valid; returns what is sent."""
@@ -148,5 +158,5 @@ def body_fields(message: type[ApiRequest[Any]]) -> dict[str, Any]:
     """The request-body fields of an API message (what a client may send)."""
     skip = set(SERVER_FIELDS) | set(message.server_fields)
     if message.api.kind != "create":
-        skip.add("resourceUuid")  # from the path
+        skip.update(("resourceUuid", "systemTags", "userTags"))  # from the path; create only
     return {n: f for n, f in message.model_fields.items() if n not in skip}

@@ -9,6 +9,7 @@ everything else about the resource; ``DELETE /v1/tags/{uuid}`` removes one;
 from __future__ import annotations
 
 import uuid as uuidlib
+from typing import Any
 
 from pydantic import ConfigDict, Field
 
@@ -20,8 +21,10 @@ from mgmt.core.db import Database
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.messages import Message
 from mgmt.core.query import QueryableResource
+from mgmt.core.tags.errors import TagCodes
 from mgmt.core.tags.messages import DeleteTagReply, TagInventory, TagReply
 from mgmt.core.tags.models import TagRow
+from mgmt.core.tags.registry import TagRegistry
 from mgmt.core.tags.service import TagService
 
 _NS = uuidlib.UUID("7d3c8f0e-4a39-4f53-9f2b-3d2f0b8a9c41")
@@ -151,3 +154,53 @@ def readables(tags: TagService) -> list[ReadableResource]:
         owner=TagRow.owner_account_uuid,
     )
     return [ReadableResource(query, "tags", plain(tags.inventory), TagInventory)]
+
+
+class TagsOnCreate:
+    """``CreateTags`` of the API job wrapper: the tags a create names go on the new resource."""
+
+    def __init__(self, db: Database, tags: TagService, registry: TagRegistry) -> None:
+        self._db = db
+        self._tags = tags
+        self._registry = registry
+
+    def validate(self, msg: Any) -> None:
+        spec = type(msg).api
+        if spec.kind != "create" or not (msg.systemTags or msg.userTags):
+            return
+        is_admin = bool(msg.caller and msg.caller.isAdmin)
+        for text in msg.systemTags:
+            self._registry.validate_system_tag(text, spec.resource, is_admin=is_admin)
+        for text in msg.userTags:
+            if not text.strip() or len(text) > 2048:
+                raise PermanentError(
+                    error(TagCodes.INVALID, "userTags: 1 to 2048 characters", field="userTags")
+                )
+
+    async def attach(self, msg: Any, message_id: str) -> None:
+        spec = type(msg).api
+        if spec.kind != "create" or not (msg.systemTags or msg.userTags):
+            return
+        job = msg.jobUuid or message_id
+        is_admin = bool(msg.caller and msg.caller.isAdmin)
+        owner = msg.caller.accountUuid if msg.caller else None
+        async with self._db.session() as s, s.begin():
+            for i, text in enumerate(msg.systemTags):
+                tag_uuid = str(uuidlib.uuid5(_NS, f"{job}/system/{i}"))
+                if await s.get(TagRow, tag_uuid) is None:
+                    row = await self._tags.create_system_tag(
+                        s,
+                        msg.resourceUuid,
+                        spec.resource,
+                        text,
+                        is_admin=is_admin,
+                        tag_uuid=tag_uuid,
+                    )
+                    row.owner_account_uuid = owner
+            for i, text in enumerate(msg.userTags):
+                tag_uuid = str(uuidlib.uuid5(_NS, f"{job}/user/{i}"))
+                if await s.get(TagRow, tag_uuid) is None:
+                    row = await self._tags.create_user_tag(
+                        s, msg.resourceUuid, spec.resource, text, tag_uuid=tag_uuid
+                    )
+                    row.owner_account_uuid = owner

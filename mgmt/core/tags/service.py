@@ -42,6 +42,10 @@ class TagService:
         self._db = db
         self._registry = registry
 
+    @property
+    def registry(self) -> TagRegistry:
+        return self._registry
+
     async def create_system_tag(
         self,
         session: AsyncSession,

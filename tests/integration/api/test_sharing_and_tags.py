@@ -113,3 +113,19 @@ async def test_owners_tag_their_resources_and_tags_are_queryable(three: dict[str
     await owner.ok("DELETE", f"/v1/tags/{tag['inventory']['uuid']}")
     gone = await owner.ok("GET", "/v1/zones", params={"q": "__userTag__=team-blue"})
     assert gone["inventories"] == []
+
+
+async def test_tags_given_on_create_go_on_the_new_resource(three: dict[str, Any]) -> None:
+    owner = three["owner"]
+    zone = (
+        await owner.ok("POST", "/v1/zones", json={"name": "with-tags", "userTags": ["a", "b"]})
+    )["inventory"]
+    found = await owner.ok("GET", "/v1/zones", params={"q": "__userTag__=b"})
+    assert [z["uuid"] for z in found["inventories"]] == [zone["uuid"]]
+    refused = await owner.call(
+        "POST", "/v1/zones", json={"name": "bad-tags", "systemTags": ["nope::x"]}
+    )
+    assert refused.status_code == 400, refused.text
+    assert "TAG.1002" in refused.text
+    none = await owner.ok("GET", "/v1/zones", params={"q": "name=bad-tags"})
+    assert none["inventories"] == []  # refused before it was created
