@@ -295,6 +295,7 @@ def build_node(
         lambda: runtime.bus,
         table.registry,
         republish_after=settings.api_job_republish_after,
+        give_up_after=settings.api_job_timeout,
         interval=min(5.0, settings.api_job_republish_after),
     )
     runtime = NodeRuntime(

@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         gt=0,
         description="A job still Pending this long had its message lost: publish it again, s.",
     )
+    api_job_timeout: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A job no node finished in this long fails with SYS.1001, s.",
+    )
     api_job_retention: float = Field(
         default=86400.0, gt=0, description="Seconds an API job's result can be fetched."
     )

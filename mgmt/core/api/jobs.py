@@ -10,7 +10,7 @@ broker refused it) is published again by ``ApiJobSweeper``; jobs expire after re
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ from mgmt.core.bus import Bus, HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import Base, Database, utcnow
 from mgmt.core.db.types import UtcDateTime
-from mgmt.core.errors import ZCloudError, is_transient, to_error_code
+from mgmt.core.errors import Codes, ZCloudError, error, is_transient, to_error_code
 from mgmt.core.events import ResourceEvent
 from mgmt.core.logging import get_logger
 from mgmt.core.messages import MessageRegistry, Reply
@@ -169,8 +169,10 @@ class ApiJobSweeper:
         messages: MessageRegistry,
         *,
         republish_after: float = 30.0,
+        give_up_after: float = 3600.0,
         interval: float = 5.0,
     ) -> None:
+        self._give_up_after = give_up_after
         self._db = db
         self._bus = bus
         self._messages = messages
@@ -206,6 +208,17 @@ class ApiJobSweeper:
         now = utcnow()
         async with self._db.session() as s, s.begin():
             await s.execute(delete(ApiJobRow).where(ApiJobRow.expires_at < now))
+            # no node finished it (its message was dead-lettered): it ends, it does not hang
+            gave_up = error(Codes.TIMEOUT, "no management node finished this job")
+            await s.execute(
+                update(ApiJobRow)
+                .where(
+                    ApiJobRow.partition.in_(sorted(self._owned)),
+                    ApiJobRow.state.in_([JobState.PENDING, JobState.RUNNING]),
+                    ApiJobRow.created_at < now - timedelta(seconds=self._give_up_after),
+                )
+                .values(state=JobState.FAILED, error=gave_up.model_dump_json(), updated_at=now)
+            )
             stuck = (
                 await s.execute(
                     select(ApiJobRow).where(
@@ -228,6 +241,3 @@ class ApiJobSweeper:
             return
         await self._bus().send(cls.model_validate_json(job.message))
         log.info("api_job.republished", job=job.uuid, api=job.api)
-
-
-JobWaiter = Callable[[str, float], Awaitable[ApiJobRow | None]]

@@ -229,3 +229,34 @@ async def test_a_job_whose_message_was_lost_is_published_again(
         return job is not None and job.state == JobState.SUCCEEDED
 
     await eventually(finished, timeout=60, interval=0.5)
+
+
+async def test_a_job_no_node_finishes_fails_instead_of_hanging(
+    frontends: list[Proc], db: Database
+) -> None:
+    """A job whose message was dead-lettered (or lost for good) is failed with SYS.1001 by
+    the partition owner's sweeper after the job timeout: nothing stays Running forever."""
+    from sqlalchemy import update  # noqa: PLC0415
+
+    from mgmt.core.api import ApiJobRow, JobState  # noqa: PLC0415
+
+    a = frontends[0].url
+    async with httpx.AsyncClient(timeout=30) as http:
+        token = await login(http, a, "admin", ADMIN_PASSWORD)
+        resp = await http.post(
+            f"{a}/v1/zones", json={"name": "old"}, headers=bearer(token) | {"Prefer": "wait=20"}
+        )
+        job = resp.headers["Location"].rsplit("/", 1)[-1]
+        async with db.session() as s, s.begin():
+            await s.execute(
+                update(ApiJobRow)
+                .where(ApiJobRow.uuid == job)
+                .values(state=JobState.RUNNING, created_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+
+        async def failed() -> httpx.Response | None:
+            r = await http.get(f"{a}/v1/api-jobs/{job}", headers=bearer(token))
+            return r if r.status_code == 503 else None
+
+        resp = await eventually(failed, timeout=30, interval=0.5)
+        assert resp.json()["error"]["code"] == "SYS.1001"
