@@ -144,7 +144,12 @@ class CreateAccount(_WithPassword, ApiRequest[AccountReply]):
 
     resourceUuid: str = Field(default="", max_length=64, description="Optional UUID to use.")
     name: str = Field(min_length=1, max_length=128, description="Unique account name.")
-    password: str | None = Field(min_length=8, max_length=1024, json_schema_extra=_SECRET)
+    password: str | None = Field(
+        min_length=8,
+        max_length=1024,
+        description="Password (8+ characters); hashed before it is stored or sent on.",
+        json_schema_extra=_SECRET,
+    )
     passwordHash: str | None = Field(default=None, description="Set by the frontend.")
     type: Literal["Normal", "SystemAdmin"] = Field(default="Normal", description="Account type.")
     description: str = Field(default="", max_length=2048, description="Free text.")
@@ -157,7 +162,11 @@ class UpdateAccount(_WithPassword, ApiRequest[AccountReply]):
     model_config = ConfigDict(json_schema_extra={"examples": [{"description": "team A"}]})
 
     password: str | None = Field(
-        default=None, min_length=8, max_length=1024, json_schema_extra=_SECRET
+        default=None,
+        min_length=8,
+        max_length=1024,
+        description="A new password (8+ characters).",
+        json_schema_extra=_SECRET,
     )
     passwordHash: str | None = Field(default=None, description="Set by the frontend.")
     description: str | None = Field(default=None, max_length=2048, description="New text.")
@@ -199,7 +208,12 @@ class CreateUser(_WithPassword, ApiRequest[UserReply]):
 
     resourceUuid: str = Field(default="", max_length=64, description="Optional UUID to use.")
     name: str = Field(min_length=1, max_length=128, description="Name, unique in the account.")
-    password: str | None = Field(min_length=8, max_length=1024, json_schema_extra=_SECRET)
+    password: str | None = Field(
+        min_length=8,
+        max_length=1024,
+        description="Password (8+ characters); hashed before it is stored or sent on.",
+        json_schema_extra=_SECRET,
+    )
     passwordHash: str | None = Field(default=None, description="Set by the frontend.")
     description: str = Field(default="", max_length=2048, description="Free text.")
 
