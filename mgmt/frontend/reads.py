@@ -16,6 +16,7 @@ from typing import Any, cast
 from fastapi import Depends, FastAPI, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, create_model
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -119,6 +120,36 @@ def _json(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
+class _ByKey:
+    """Reads one row by primary key (a plain row, no ORM identity map) and checks the
+    caller may see it; for resources keyed by a string column with a plain owner column."""
+
+    def __init__(self, resource: ReadableResource, owner_key: str | None) -> None:
+        table = cast(Any, resource.query.model).__table__
+        self._stmt = select(table).where(cast(Any, resource.query.uuid) == bindparam("key"))
+        self._owner_key = owner_key
+
+    @classmethod
+    def of(cls, resource: ReadableResource) -> _ByKey | None:
+        key, owner = resource.query.uuid, resource.query.owner
+        string_key = isinstance(key, InstrumentedAttribute) and (
+            getattr(getattr(key, "type", None), "python_type", None) is str
+        )
+        if not string_key or not (owner is None or isinstance(owner, InstrumentedAttribute)):
+            return None
+        return cls(resource, owner.key if isinstance(owner, InstrumentedAttribute) else None)
+
+    async def read(self, s: AsyncSession, uuid: str, caller: CallerContext) -> Any | None:
+        row = (await s.execute(self._stmt.params(key=uuid))).first()
+        if row is None:
+            return None
+        if caller.isAdmin or self._owner_key is None:
+            return row
+        if getattr(row, self._owner_key) == caller.accountUuid:
+            return row
+        return row if await shared_with(s, uuid, caller.accountUuid) else None
+
+
 def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) -> None:
     name = resource.name
     single = create_model(f"Get{name}Reply", inventory=(resource.model, ...))
@@ -129,14 +160,7 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         groups=(list[dict[str, Any]] | None, None),
     )
 
-    uuid_column = resource.query.uuid
-    fast_get = (
-        isinstance(uuid_column, InstrumentedAttribute)
-        and getattr(getattr(uuid_column, "type", None), "python_type", None) is str
-    )
-    owner_column = resource.query.owner
-    owner_key = owner_column.key if isinstance(owner_column, InstrumentedAttribute) else None
-    fast_get = fast_get and (owner_column is None or owner_key is not None)
+    by_key = _ByKey.of(resource)
 
     def allowed(caller: CallerContext) -> None:
         if resource.admin_only and not caller.isAdmin:
@@ -212,16 +236,10 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
     ) -> JSONResponse:
         allowed(caller)
         await ctx.auth.authorize(caller, f"Get{name}", uuid)
-        if fast_get:  # by primary key, visibility checked on the row
+        if by_key is not None:
             async with ctx.db.session() as s:
-                row: Any = await s.get(cast(Any, resource.query.model), uuid)
-                owner = getattr(row, owner_key, None) if owner_key else None
-                if row is None or not (
-                    caller.isAdmin
-                    or owner_key is None
-                    or owner == caller.accountUuid
-                    or await shared_with(s, uuid, caller.accountUuid)
-                ):
+                row = await by_key.read(s, uuid, caller)
+                if row is None:
                     raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
                 inventory = await resource.inventory(s, row)
                 return JSONResponse({"inventory": inventory.model_dump(mode="json")})
