@@ -35,6 +35,8 @@ from mgmt.core.query import (
     parse_condition,
     parse_zql,
 )
+from mgmt.core.query.conditions import SYSTEM_TAG
+from mgmt.core.query.zql import Cond, Expr, Not
 from mgmt.core.sharing import shared_with, visible_to
 from mgmt.frontend.auth import ApiHttpError, Authenticator
 
@@ -50,6 +52,32 @@ class ReadContext:
 def _visibility(caller: CallerContext) -> Visibility | None:
     """Admins see all; an account its own, what is shared with it and what is public."""
     return None if caller.isAdmin else visible_to(caller.accountUuid)
+
+
+#: what a non-admin may ask of system tags: whole values only. Patterns and ranges would let
+#: a caller read a sensitive or admin-only tag's value a character at a time.
+_TAG_OPS = frozenset({Op.EQ, Op.NE, Op.IN, Op.NOT_IN, Op.IS_NULL, Op.NOT_NULL})
+
+
+def _no_tag_probe(caller: CallerContext, conditions: list[Condition]) -> None:
+    if caller.isAdmin:
+        return
+    for c in conditions:
+        if c.path and c.path[-1] == SYSTEM_TAG and c.op not in _TAG_OPS:
+            raise QueryError(
+                f"{SYSTEM_TAG} takes whole values (=, !=, ?=, !?=, is null) only",
+                token=str(c.op.value),
+            )
+
+
+def _conditions_of(expr: Expr | None) -> list[Condition]:
+    if expr is None:
+        return []
+    if isinstance(expr, Cond):
+        return [expr.condition]
+    if isinstance(expr, Not):
+        return _conditions_of(expr.operand)
+    return [c for operand in expr.operands for c in _conditions_of(operand)]
 
 
 def _bad_query(exc: QueryError) -> ApiHttpError:
@@ -95,6 +123,7 @@ def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
             if resource is None or (resource.admin_only and not caller.isAdmin):
                 raise QueryError(f"no resource {stmt.resource!r}", token=stmt.resource)
             await ctx.auth.authorize(caller, f"Query{resource.name}", "*")
+            _no_tag_probe(caller, _conditions_of(stmt.where))
             plan = compile_zql(ctx.registry, stmt, _visibility(caller))
         except QueryError as exc:
             raise _bad_query(exc) from exc
@@ -192,10 +221,12 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         allowed(caller)
         await ctx.auth.authorize(caller, f"Query{name}", "*")
         try:
+            conditions = [parse_condition(c) for c in q]
+            _no_tag_probe(caller, conditions)
             plan = build_select(
                 ctx.registry,
                 name,
-                [parse_condition(c) for c in q],
+                conditions,
                 visibility=_visibility(caller),
                 sort=sort,
                 limit=limit,

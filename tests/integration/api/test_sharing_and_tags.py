@@ -105,6 +105,15 @@ async def test_owners_tag_their_resources_and_tags_are_queryable(three: dict[str
     found = await owner.ok("GET", "/v1/zones", params={"q": "__userTag__=team-blue"})
     assert [z["uuid"] for z in found["inventories"]] == [zone["uuid"]]
     assert (await stranger.ok("GET", "/v1/tags"))["inventories"] == []
+    # system tag values can be matched whole, never probed by pattern (sensitive values)
+    probe = await owner.call("GET", "/v1/zones", params={"q": "__systemTag__~=pass%"})
+    assert probe.status_code == 400
+    assert "whole values" in probe.text
+    zql_probe = await owner.call(
+        "GET", "/v1/zql", params={"zql": "query zone where __systemTag__ like 'pass%'"}
+    )
+    assert zql_probe.status_code == 400
+    assert "whole values" in zql_probe.text
     mine = await owner.ok("GET", "/v1/tags", params={"q": f"resourceUuid={zone['uuid']}"})
     assert [t["tag"] for t in mine["inventories"]] == ["team-blue"]
     assert (
