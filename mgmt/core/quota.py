@@ -9,7 +9,7 @@ per account by an admin (``UpdateQuota``).
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, String, case, select, update
+from sqlalchemy import BigInteger, Integer, String, case, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -123,12 +123,3 @@ async def set_limit(session: AsyncSession, account_uuid: str, name: str, limit: 
     row = await session.get(QuotaRow, (account_uuid, name), populate_existing=True)
     assert row is not None
     return row
-
-
-async def usage(session: AsyncSession, account_uuid: str) -> dict[str, tuple[int, int]]:
-    """name -> (used, limit) for every quota name (defaults where nothing is stored)."""
-    rows = (
-        await session.execute(select(QuotaRow).where(QuotaRow.account_uuid == account_uuid))
-    ).scalars()
-    found = {r.name: (r.used, r.limit) for r in rows}
-    return {n: found.get(n, (0, d)) for n, d in DEFAULT_QUOTAS.items()}

@@ -8,13 +8,14 @@ stays with the owner (and admins). Only the owner (or an admin) shares and unsha
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, String, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext
+from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, caller_of
 from mgmt.core.api.reads import Owners, ReadableResource, plain
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
@@ -139,9 +140,8 @@ class SharingService:
     def handlers(self) -> dict[type[Message], Handler]:
         return {ShareResource: self.share, UnshareResource: self.unshare}
 
-    async def _owned(self, caller: CallerContext | None, rtype: str, uuid: str) -> str:
-        if caller is None:
-            raise PermanentError(error(ApiCodes.UNAUTHENTICATED, "no caller on the message"))
+    async def _owned(self, msg: Any, rtype: str, uuid: str) -> str:
+        caller = caller_of(msg)
         async with self._db.session() as s:
             owner = await self._owners.owner_of(s, rtype, uuid)
         if owner is None or not (caller.isAdmin or owner == caller.accountUuid):
@@ -153,7 +153,7 @@ class SharingService:
         return owner
 
     async def share(self, msg: ShareResource, ctx: HandlerContext) -> ShareReply:
-        owner = await self._owned(msg.caller, msg.resourceType, msg.resourceUuid)
+        owner = await self._owned(msg, msg.resourceType, msg.resourceUuid)
         targets = [PUBLIC] if msg.public else list(dict.fromkeys(msg.toAccountUuids))
         if not targets:
             raise PermanentError(
@@ -181,7 +181,7 @@ class SharingService:
         return ShareReply(inventories=[_inventory(r) for r in existing.values()])
 
     async def unshare(self, msg: UnshareResource, ctx: HandlerContext) -> UnshareReply:
-        await self._owned(msg.caller, msg.resourceType, msg.resourceUuid)
+        await self._owned(msg, msg.resourceType, msg.resourceUuid)
         clause = ShareRow.resource_uuid == msg.resourceUuid
         async with self._db.session() as s, s.begin():
             stmt = delete(ShareRow).where(clause)

@@ -15,7 +15,7 @@ from mgmt.core.agenttasks import (
 )
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
-from mgmt.core.cascade import CascadeCtx, DeleteMode
+from mgmt.core.cascade import CascadeCtx, CascadeDeleter
 from mgmt.core.db import Database, first_time
 from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
 from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
@@ -57,7 +57,7 @@ class DiagService:
         self._db = db
         self._agents = agents
         self._engine = engine
-        self._cascade = cascade
+        self._deleter = CascadeDeleter(engine, cascade)
         self._resume_flow, self._rollback_flow = counter_flows(db, tags, gconfig)
 
     def flows(self) -> tuple[FlowDef[DiagFlowCtx], ...]:
@@ -125,21 +125,14 @@ class DiagService:
     async def delete_resource(
         self, msg: DeleteDiagResource, ctx: HandlerContext
     ) -> DeleteDiagResourceReply:
-        try:
-            out = await self._engine.run(
-                self._cascade,
-                CascadeCtx(
-                    rootType=msg.type,
-                    rootUuids=[msg.resourceUuid],
-                    mode=DeleteMode(msg.deleteMode),
-                ),
-                resource_uuid=msg.resourceUuid,
-                flow_uuid=ctx.message_id,
-                deadline=ctx.deadline,
-            )
-        except FlowFailed as failed:  # the reason (a veto …) is the caller's answer
-            raise PermanentError(failed.error.cause or failed.error) from failed
-        return DeleteDiagResourceReply(deleted=[t for t, _ in out.plan])
+        deleted = await self._deleter.delete(
+            msg.type,
+            msg.resourceUuid,
+            msg.deleteMode,
+            run_id=ctx.message_id,
+            deadline=ctx.deadline,
+        )
+        return DeleteDiagResourceReply(deleted=deleted)
 
     def continuations(self) -> dict[str, TaskContinuation]:
         return {PING_KIND: self}

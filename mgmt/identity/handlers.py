@@ -14,13 +14,13 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core import quota
-from mgmt.core.api import ApiCodes, CallerContext
+from mgmt.core.api import ApiCodes, CallerContext, caller_of
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
-from mgmt.core.cascade import CascadeCtx, DeleteMode
+from mgmt.core.cascade import CascadeCtx, CascadeDeleter
 from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
-from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
+from mgmt.core.flow import FlowDef, FlowEngine
 from mgmt.core.messages import Message
 from mgmt.identity import inventories as inv
 from mgmt.identity.keys import key_secret, new_key_id
@@ -62,13 +62,6 @@ from mgmt.identity.models import (
 from mgmt.identity.sessions import ADMIN_NAME
 
 
-def _caller(msg: Any) -> CallerContext:
-    caller = getattr(msg, "caller", None)
-    if not isinstance(caller, CallerContext):
-        raise PermanentError(error(ApiCodes.UNAUTHENTICATED, "no caller on the message"))
-    return caller
-
-
 def _not_found(what: str, uuid: str) -> PermanentError:
     return PermanentError(error(ApiCodes.NOT_FOUND, f"{what} {uuid} not found", uuid=uuid))
 
@@ -106,8 +99,7 @@ class IdentityService:
         master_key: Any,
     ) -> None:
         self._db = db
-        self._engine = engine
-        self._cascade = cascade
+        self._deleter = CascadeDeleter(engine, cascade)
         #: async () -> bytes: the deployment secret access keys derive from
         self._master_key = master_key
 
@@ -133,7 +125,7 @@ class IdentityService:
     # -- accounts -------------------------------------------------------------------------
 
     async def create_account(self, msg: CreateAccount, ctx: HandlerContext) -> AccountReply:
-        _admin(_caller(msg))
+        _admin(caller_of(msg))
         now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await _taken(s, AccountRow, msg.resourceUuid, name=msg.name)
@@ -151,7 +143,7 @@ class IdentityService:
         return AccountReply(inventory=inv.account(row))
 
     async def update_account(self, msg: UpdateAccount, ctx: HandlerContext) -> AccountReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
             row = await s.get(AccountRow, msg.resourceUuid)
             if row is None or not (caller.isAdmin or row.uuid == caller.accountUuid):
@@ -166,7 +158,7 @@ class IdentityService:
         return AccountReply(inventory=inv.account(row))
 
     async def delete_account(self, msg: DeleteAccount, ctx: HandlerContext) -> DeleteReply:
-        _admin(_caller(msg))
+        _admin(caller_of(msg))
         async with self._db.session() as s:
             row = await s.get(AccountRow, msg.resourceUuid)
         if row is None:
@@ -176,7 +168,7 @@ class IdentityService:
         return await self._delete("Account", msg.resourceUuid, msg.deleteMode, msg.jobUuid, ctx)
 
     async def update_quota(self, msg: UpdateQuota, ctx: HandlerContext) -> QuotaReply:
-        _admin(_caller(msg))
+        _admin(caller_of(msg))
         async with self._db.session() as s, s.begin():
             if await s.get(AccountRow, msg.resourceUuid) is None:
                 raise _not_found("account", msg.resourceUuid)
@@ -190,7 +182,7 @@ class IdentityService:
     # -- users and groups -----------------------------------------------------------------
 
     async def create_user(self, msg: CreateUser, ctx: HandlerContext) -> UserReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await _taken(
@@ -211,11 +203,11 @@ class IdentityService:
 
     async def delete_user(self, msg: DeleteUser, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s:
-            await _owned(s, UserRow, msg.resourceUuid, _caller(msg), "user")
+            await _owned(s, UserRow, msg.resourceUuid, caller_of(msg), "user")
         return await self._delete("User", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
 
     async def create_group(self, msg: CreateUserGroup, ctx: HandlerContext) -> GroupReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await _taken(
@@ -234,7 +226,7 @@ class IdentityService:
             return GroupReply(inventory=await inv.group(s, row))
 
     async def add_user(self, msg: AddUserToGroup, ctx: HandlerContext) -> GroupReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
             group = await _owned(s, GroupRow, msg.resourceUuid, caller, "user group")
             user = await s.get(UserRow, msg.userUuid)
@@ -249,13 +241,13 @@ class IdentityService:
 
     async def delete_group(self, msg: DeleteUserGroup, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s:
-            await _owned(s, GroupRow, msg.resourceUuid, _caller(msg), "user group")
+            await _owned(s, GroupRow, msg.resourceUuid, caller_of(msg), "user group")
         return await self._delete("UserGroup", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
 
     # -- policies and access keys -----------------------------------------------------------
 
     async def create_policy(self, msg: CreatePolicy, ctx: HandlerContext) -> PolicyReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(PolicyRow, msg.resourceUuid)
@@ -273,7 +265,7 @@ class IdentityService:
             return PolicyReply(inventory=await inv.policy(s, row))
 
     async def attach(self, msg: AttachPolicy, ctx: HandlerContext) -> PolicyReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
             policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "policy")
             principal: UserRow | GroupRow | None = await s.get(UserRow, msg.principalUuid)
@@ -295,7 +287,7 @@ class IdentityService:
             return PolicyReply(inventory=await inv.policy(s, policy))
 
     async def detach(self, msg: DetachPolicy, ctx: HandlerContext) -> PolicyReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
             policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "policy")
             await s.execute(
@@ -308,11 +300,11 @@ class IdentityService:
 
     async def delete_policy(self, msg: DeletePolicy, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s:
-            await _owned(s, PolicyRow, msg.resourceUuid, _caller(msg), "policy")
+            await _owned(s, PolicyRow, msg.resourceUuid, caller_of(msg), "policy")
         return await self._delete("Policy", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
 
     async def create_key(self, msg: CreateAccessKey, ctx: HandlerContext) -> AccessKeyReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(AccessKeyRow, msg.resourceUuid)
@@ -332,21 +324,14 @@ class IdentityService:
 
     async def delete_key(self, msg: DeleteAccessKey, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s, s.begin():
-            row = await _owned(s, AccessKeyRow, msg.resourceUuid, _caller(msg), "access key")
+            row = await _owned(s, AccessKeyRow, msg.resourceUuid, caller_of(msg), "access key")
             await s.delete(row)
         return DeleteReply(deleted=["AccessKey"])
 
     async def _delete(
         self, type_name: str, uuid: str, mode: str, job: str, ctx: HandlerContext
     ) -> DeleteReply:
-        try:
-            out = await self._engine.run(
-                self._cascade,
-                CascadeCtx(rootType=type_name, rootUuids=[uuid], mode=DeleteMode(mode)),
-                resource_uuid=uuid,
-                flow_uuid=job or ctx.message_id,
-                deadline=ctx.deadline,
-            )
-        except FlowFailed as failed:
-            raise PermanentError(failed.error.cause or failed.error) from failed
-        return DeleteReply(deleted=[t for t, _ in out.plan])
+        deleted = await self._deleter.delete(
+            type_name, uuid, mode, run_id=job or ctx.message_id, deadline=ctx.deadline
+        )
+        return DeleteReply(deleted=deleted)

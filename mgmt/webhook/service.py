@@ -13,12 +13,11 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from fnmatch import fnmatchcase
-from typing import Any
 
 import httpx
 from sqlalchemy import or_, select
 
-from mgmt.core.api import ApiCodes, CallerContext
+from mgmt.core.api import ApiCodes, caller_of
 from mgmt.core.api.delivery import post_with_retries
 from mgmt.core.api.reads import ReadableResource, plain
 from mgmt.core.bus import Bus, Consumer, HandlerContext
@@ -55,13 +54,6 @@ def inventory(row: WebHookRow) -> WebHookInventory:
     )
 
 
-def _caller(msg: Any) -> CallerContext:
-    caller = getattr(msg, "caller", None)
-    if not isinstance(caller, CallerContext):
-        raise PermanentError(error(ApiCodes.UNAUTHENTICATED, "no caller on the message"))
-    return caller
-
-
 class WebHookService:
     def __init__(self, db: Database, master_key: MasterKey) -> None:
         self._db = db
@@ -71,7 +63,7 @@ class WebHookService:
         return {CreateWebHook: self.create, DeleteWebHook: self.delete}
 
     async def create(self, msg: CreateWebHook, ctx: HandlerContext) -> WebHookReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(WebHookRow, msg.resourceUuid)
@@ -90,7 +82,7 @@ class WebHookService:
         return WebHookReply(inventory=inventory(row), secret=secret)
 
     async def delete(self, msg: DeleteWebHook, ctx: HandlerContext) -> WebHookDeleted:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
             row = await s.get(WebHookRow, msg.resourceUuid)
             if row is None or not (caller.isAdmin or row.account_uuid == caller.accountUuid):

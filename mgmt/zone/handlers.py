@@ -7,18 +7,18 @@ Deletes run the cascade flow, keyed by the API job, so a node dying mid-delete i
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core import quota
-from mgmt.core.api import ApiCodes, CallerContext
+from mgmt.core.api import ApiCodes, CallerContext, caller_of
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
-from mgmt.core.cascade import CascadeCtx, DeleteMode
+from mgmt.core.cascade import CascadeCtx, CascadeDeleter
 from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
-from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
+from mgmt.core.flow import FlowDef, FlowEngine
 from mgmt.core.messages import Message
 from mgmt.zone.messages import (
     ClusterInventory,
@@ -64,13 +64,6 @@ def cluster_inventory(row: ClusterRow) -> ClusterInventory:
     )
 
 
-def _caller(msg: Any) -> CallerContext:
-    caller = getattr(msg, "caller", None)
-    if not isinstance(caller, CallerContext):
-        raise PermanentError(error(ApiCodes.UNAUTHENTICATED, "no caller on the message"))
-    return caller
-
-
 async def _visible(
     s: AsyncSession, model: type[Row], uuid: str, caller: CallerContext, *, what: str
 ) -> Row:
@@ -83,8 +76,7 @@ async def _visible(
 class ZoneService:
     def __init__(self, db: Database, engine: FlowEngine, cascade: FlowDef[CascadeCtx]) -> None:
         self._db = db
-        self._engine = engine
-        self._cascade = cascade
+        self._deleter = CascadeDeleter(engine, cascade)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -97,7 +89,7 @@ class ZoneService:
         }
 
     async def create_zone(self, msg: CreateZone, ctx: HandlerContext) -> ZoneReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         now = utcnow()
         async with self._db.session() as s, s.begin():
             row = await s.get(ZoneRow, msg.resourceUuid)
@@ -118,7 +110,7 @@ class ZoneService:
         return ZoneReply(inventory=zone_inventory(row))
 
     async def update_zone(self, msg: UpdateZone, ctx: HandlerContext) -> ZoneReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
             row = await _visible(s, ZoneRow, msg.resourceUuid, caller, what="zone")
             _apply(row, msg.name, msg.description, msg.state)
@@ -127,11 +119,11 @@ class ZoneService:
 
     async def delete_zone(self, msg: DeleteZone, ctx: HandlerContext) -> DeletedReply:
         async with self._db.session() as s:
-            await _visible(s, ZoneRow, msg.resourceUuid, _caller(msg), what="zone")
+            await _visible(s, ZoneRow, msg.resourceUuid, caller_of(msg), what="zone")
         return await self._delete("Zone", msg.resourceUuid, msg.deleteMode, msg.jobUuid, ctx)
 
     async def create_cluster(self, msg: CreateCluster, ctx: HandlerContext) -> ClusterReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         now = utcnow()
         async with self._db.session() as s, s.begin():
             zone = await s.get(ZoneRow, msg.zoneUuid)
@@ -165,7 +157,7 @@ class ZoneService:
         return ClusterReply(inventory=cluster_inventory(row))
 
     async def update_cluster(self, msg: UpdateCluster, ctx: HandlerContext) -> ClusterReply:
-        caller = _caller(msg)
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
             row = await _visible(s, ClusterRow, msg.resourceUuid, caller, what="cluster")
             _apply(row, msg.name, msg.description, msg.state)
@@ -174,23 +166,16 @@ class ZoneService:
 
     async def delete_cluster(self, msg: DeleteCluster, ctx: HandlerContext) -> DeletedReply:
         async with self._db.session() as s:
-            await _visible(s, ClusterRow, msg.resourceUuid, _caller(msg), what="cluster")
+            await _visible(s, ClusterRow, msg.resourceUuid, caller_of(msg), what="cluster")
         return await self._delete("Cluster", msg.resourceUuid, msg.deleteMode, msg.jobUuid, ctx)
 
     async def _delete(
         self, type_name: str, uuid: str, mode: str, job: str, ctx: HandlerContext
     ) -> DeletedReply:
-        try:
-            out = await self._engine.run(
-                self._cascade,
-                CascadeCtx(rootType=type_name, rootUuids=[uuid], mode=DeleteMode(mode)),
-                resource_uuid=uuid,
-                flow_uuid=job or ctx.message_id,
-                deadline=ctx.deadline,
-            )
-        except FlowFailed as failed:
-            raise PermanentError(failed.error.cause or failed.error) from failed
-        return DeletedReply(deleted=[t for t, _ in out.plan])
+        deleted = await self._deleter.delete(
+            type_name, uuid, mode, run_id=job or ctx.message_id, deadline=ctx.deadline
+        )
+        return DeletedReply(deleted=deleted)
 
 
 def _apply(

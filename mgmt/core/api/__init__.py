@@ -8,6 +8,7 @@ from mgmt.core.api.spec import (
     ApiSpec,
     CallerContext,
     body_fields,
+    caller_of,
     http_status,
     innermost_meaningful,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "CallerContext",
     "JobState",
     "body_fields",
+    "caller_of",
     "http_status",
     "innermost_meaningful",
 ]

@@ -9,7 +9,6 @@ broker refused it) is published again by ``ApiJobSweeper``; jobs expire after re
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -27,6 +26,7 @@ from mgmt.core.errors import Codes, ZCloudError, error, is_transient, to_error_c
 from mgmt.core.events import ResourceEvent
 from mgmt.core.logging import get_logger
 from mgmt.core.messages import MessageRegistry, Reply
+from mgmt.core.scanner import PartitionScanner
 
 log = get_logger(__name__)
 
@@ -158,9 +158,11 @@ class ApiJobService:
             self._webhooks.deliver(hook, job, state, result or error or "{}")
 
 
-class ApiJobSweeper:
+class ApiJobSweeper(PartitionScanner):
     """Partition listener: re-publishes jobs stuck Pending on owned partitions (their message
-    was lost before a node saw it) and deletes expired jobs."""
+    was lost before a node saw it), fails jobs no node finished, deletes expired ones."""
+
+    name = "api-job-sweeper"
 
     def __init__(
         self,
@@ -172,35 +174,15 @@ class ApiJobSweeper:
         give_up_after: float = 3600.0,
         interval: float = 5.0,
     ) -> None:
-        self._give_up_after = give_up_after
+        super().__init__(interval)
         self._db = db
         self._bus = bus
         self._messages = messages
         self._republish_after = republish_after
-        self._interval = interval
-        self._owned: frozenset[int] = frozenset()
-        self._task: asyncio.Task[None] | None = None
+        self._give_up_after = give_up_after
 
-    async def partitions_changed(self, owned: frozenset[int]) -> None:
-        self._owned = owned
-        if owned and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name="api-job-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.sweep_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("api_job.sweep_failed", error=f"{type(exc).__name__}: {exc}")
+    async def scan(self, owned: frozenset[int]) -> None:
+        await self.sweep_once()
 
     async def sweep_once(self) -> None:
         if not self._owned:

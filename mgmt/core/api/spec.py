@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mgmt.core.errors import ErrorCode
+from mgmt.core.errors import ErrorCode, PermanentError, error
 from mgmt.core.messages import Reply, Request
 
 ReplyT = TypeVar("ReplyT", bound=Reply)
@@ -111,7 +111,6 @@ class ApiCodes:
     NOT_FOUND = ("API.1004", "Resource not found")
     CONFLICT = ("API.1009", "Resource in a conflicting state")
     QUOTA_EXCEEDED = ("API.1029", "Quota exceeded")
-    OPERATION_FAILED = ("API.1503", "Operation failed")
 
 
 _STATUS = {
@@ -130,6 +129,15 @@ _STATUS = {
     "GCONF.1002": 404,
     "CASCADE.1001": 409,
 }
+
+
+def caller_of(msg: Any) -> CallerContext:
+    """The caller the frontend put on an API message; a message without one (not through
+    the API) is refused."""
+    caller = getattr(msg, "caller", None)
+    if not isinstance(caller, CallerContext):
+        raise PermanentError(error(ApiCodes.UNAUTHENTICATED, "no caller on the message"))
+    return caller
 
 
 def http_status(err: ErrorCode) -> int:

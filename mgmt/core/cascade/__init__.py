@@ -1,6 +1,6 @@
 """Cascade framework: delete a resource and everything that depends on it, in order."""
 
-from mgmt.core.cascade.flow import CascadeCodes, CascadeCtx, cascade_flow
+from mgmt.core.cascade.flow import CascadeCodes, CascadeCtx, CascadeDeleter, cascade_flow
 from mgmt.core.cascade.graph import (
     CASCADE_OBSERVERS,
     CASCADE_RESOURCES,
@@ -15,6 +15,7 @@ __all__ = [
     "CASCADE_RESOURCES",
     "CascadeCodes",
     "CascadeCtx",
+    "CascadeDeleter",
     "CascadeGraph",
     "CascadeObserver",
     "CascadeResource",

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from mgmt.core.cascade.graph import CascadeGraph, DeleteMode
 from mgmt.core.db import Database
 from mgmt.core.errors import PermanentError, TemporaryError, error
-from mgmt.core.flow import FlowDef, Interrupt, RetryPolicy, Step
+from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed, Interrupt, RetryPolicy, Step
 from mgmt.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -104,6 +104,37 @@ class Cleanup(_CascadeStep):
             except Exception as exc:  # the rows are gone; report, don't undo
                 log.warning("cascade.cleanup_failed", type=type_name, error=repr(exc))
         return None
+
+
+class CascadeDeleter:
+    """Runs the cascade flow for a service's delete handler: one durable run per API job
+    (or message), the veto or failure reason raised as the caller's error."""
+
+    def __init__(self, engine: FlowEngine, flow: FlowDef[CascadeCtx]) -> None:
+        self._engine = engine
+        self._flow = flow
+
+    async def delete(
+        self,
+        root_type: str,
+        uuid: str,
+        mode: str,
+        *,
+        run_id: str,
+        deadline: float | None,
+    ) -> list[str]:
+        """Delete ``uuid`` and its dependents; the types deleted, dependents first."""
+        try:
+            out = await self._engine.run(
+                self._flow,
+                CascadeCtx(rootType=root_type, rootUuids=[uuid], mode=DeleteMode(mode)),
+                resource_uuid=uuid,
+                flow_uuid=run_id,
+                deadline=deadline,
+            )
+        except FlowFailed as failed:  # the reason (a veto …) is the caller's answer
+            raise PermanentError(failed.error.cause or failed.error) from failed
+        return [t for t, _ in out.plan]
 
 
 def cascade_flow(db: Database, graph: CascadeGraph) -> FlowDef[CascadeCtx]:

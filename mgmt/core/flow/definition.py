@@ -120,9 +120,6 @@ class FlowDef(Generic[C]):
         if not self.steps:
             raise ValueError(f"flow {self.name} has no steps")
 
-    def step_names(self) -> list[str]:
-        return [s.step_name for s in self.steps]
-
 
 class SubFlow(Step[C], Generic[C, SubC]):
     """A step that runs another flow as a child run (durable in its own row).

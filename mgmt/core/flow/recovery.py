@@ -10,7 +10,6 @@ until they succeed; nothing a failed rollback left behind is forgotten.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -23,52 +22,12 @@ from mgmt.core.flow.engine import FlowEngine
 from mgmt.core.flow.metrics import FlowMetrics
 from mgmt.core.flow.models import GcJobRow, GcState
 from mgmt.core.logging import get_logger
+from mgmt.core.scanner import PartitionScanner
 
 log = get_logger(__name__)
 
 
-class _Scanner:
-    """A loop over the owned partitions every ``interval`` s and whenever they change."""
-
-    name = "scanner"
-
-    def __init__(self, interval: float) -> None:
-        self._interval = interval
-        self._owned: frozenset[int] = frozenset()
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def partitions_changed(self, owned: frozenset[int]) -> None:
-        self._owned = owned
-        if owned and self._task is None:
-            self._task = asyncio.create_task(self._loop(), name=self.name)
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
-            if not self._owned:
-                continue
-            try:
-                await self.scan(self._owned)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(f"{self.name}.scan_failed", error=f"{type(exc).__name__}: {exc}")
-
-    async def scan(self, owned: frozenset[int]) -> None:
-        raise NotImplementedError
-
-
-class FlowRecovery(_Scanner):
+class FlowRecovery(PartitionScanner):
     name = "flow-recovery"
 
     def __init__(self, engine: FlowEngine, *, interval: float = 2.0) -> None:
@@ -106,7 +65,7 @@ class FlowRecovery(_Scanner):
             self._resuming.pop(uuid, None)
 
 
-class GarbageCollector(_Scanner):
+class GarbageCollector(PartitionScanner):
     """Retries failed rollbacks (``gc_job`` rows) on the owned partitions."""
 
     name = "gc"

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext
+from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext, caller_of
 from mgmt.core.api.reads import Owners, ReadableResource, plain
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
@@ -81,11 +81,8 @@ class TagApiService:
     def handlers(self) -> dict[type[Message], Handler]:
         return {AddSystemTag: self.add_system, AddUserTag: self.add_user, RemoveTag: self.remove}
 
-    async def _check(
-        self, caller: CallerContext | None, rtype: str, resource: str, *, field: str
-    ) -> CallerContext:
-        if caller is None:
-            raise PermanentError(error(ApiCodes.UNAUTHENTICATED, "no caller on the message"))
+    async def _check(self, msg: Any, rtype: str, resource: str, *, field: str) -> CallerContext:
+        caller = caller_of(msg)
         async with self._db.session() as s:
             owner = await self._owners.owner_of(s, rtype, resource)
         if owner is None or not (caller.isAdmin or owner == caller.accountUuid):
@@ -95,9 +92,7 @@ class TagApiService:
         return caller
 
     async def add_system(self, msg: AddSystemTag, ctx: HandlerContext) -> TagReply:
-        caller = await self._check(
-            msg.caller, msg.resourceType, msg.resourceUuid, field="resourceUuid"
-        )
+        caller = await self._check(msg, msg.resourceType, msg.resourceUuid, field="resourceUuid")
         tag_uuid = str(uuidlib.uuid5(_NS, msg.jobUuid or ctx.message_id))
         async with self._db.session() as s, s.begin():
             row = await s.get(TagRow, tag_uuid)
@@ -114,9 +109,7 @@ class TagApiService:
             return TagReply(inventory=self._tags.inventory(row))
 
     async def add_user(self, msg: AddUserTag, ctx: HandlerContext) -> TagReply:
-        caller = await self._check(
-            msg.caller, msg.resourceType, msg.resourceUuid, field="resourceUuid"
-        )
+        caller = await self._check(msg, msg.resourceType, msg.resourceUuid, field="resourceUuid")
         tag_uuid = str(uuidlib.uuid5(_NS, msg.jobUuid or ctx.message_id))
         async with self._db.session() as s, s.begin():
             row = await s.get(TagRow, tag_uuid)
@@ -132,7 +125,7 @@ class TagApiService:
             row = await s.get(TagRow, msg.resourceUuid)
         if row is None:
             raise PermanentError(error(ApiCodes.NOT_FOUND, f"no tag {msg.resourceUuid}"))
-        caller = await self._check(msg.caller, row.resource_type, row.resource_uuid, field="uuid")
+        caller = await self._check(msg, row.resource_type, row.resource_uuid, field="uuid")
         async with self._db.session() as s, s.begin():
             await self._tags.delete_tag(s, msg.resourceUuid, is_admin=caller.isAdmin)
         return DeleteTagReply()
