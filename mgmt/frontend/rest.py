@@ -194,6 +194,11 @@ async def _submit(
         raise ApiHttpError(
             400, error(ApiCodes.INVALID_ARGUMENT, "X-Job-UUID: 8-64 letters, digits or '-'")
         )
+    webhook = request.headers.get("x-web-hook")
+    if webhook is not None and not _WEBHOOK.match(webhook):
+        raise ApiHttpError(
+            400, error(ApiCodes.INVALID_ARGUMENT, "X-Web-Hook: an http(s) URL", field="X-Web-Hook")
+        )
     try:
         msg = message.model_validate(
             {**data, "resourceUuid": resource_uuid, "caller": caller, "jobUuid": job_uuid}
@@ -202,11 +207,6 @@ async def _submit(
         raise validation_error(exc) from exc
     msg = await msg.prepare()
     request.state.resource_uuid = msg.resourceUuid  # for the audit log
-    webhook = request.headers.get("x-web-hook")
-    if webhook is not None and not _WEBHOOK.match(webhook):
-        raise ApiHttpError(
-            400, error(ApiCodes.INVALID_ARGUMENT, "X-Web-Hook: an http(s) URL", field="X-Web-Hook")
-        )
     job, fresh = await _create_job(ctx, msg, caller, job_uuid, webhook)
     if job.api != message.type_name() or job.account_uuid != caller.accountUuid:
         raise ApiHttpError(

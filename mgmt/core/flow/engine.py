@@ -66,6 +66,11 @@ class FlowObserver(Protocol):
     ) -> None: ...
 
 
+#: What joiners of a run on this node wait for: its final record, or None when this node
+#: stopped driving it (lost a claim race, found it existed): look again.
+_Slot = asyncio.Future[FlowRecord | None]
+
+
 class _StepFailed(Exception):
     def __init__(self, err: ErrorCode) -> None:
         super().__init__(err.details)
@@ -93,7 +98,7 @@ class FlowEngine:
         self._metrics = metrics
         self._observers = list(observers)
         self._save_retry_seconds = save_retry_seconds
-        self._running: dict[str, asyncio.Future[FlowRecord]] = {}
+        self._running: dict[str, _Slot] = {}
         self._members: Callable[[], frozenset[str]] = lambda: frozenset({node_id})
 
     def bind_members(self, members: Callable[[], frozenset[str]]) -> None:
@@ -132,7 +137,7 @@ class FlowEngine:
         resolved: FlowDef[C] = self.flows[flow.name]
         uuid = flow_uuid or str(uuidlib.uuid4())
         if uuid in self._running:
-            return self._outcome(resolved, await asyncio.shield(self._running[uuid]))
+            return self._outcome(resolved, await self.join(uuid))
         rec = FlowRecord(
             uuid=uuid,
             name=resolved.name,
@@ -161,7 +166,10 @@ class FlowEngine:
         """Wait for a run's end: the live run here, a live owner elsewhere, or take over."""
         while True:
             if uuid in self._running:
-                return await asyncio.shield(self._running[uuid])
+                here = await asyncio.shield(self._running[uuid])
+                if here is not None:
+                    return here
+                continue
             rec: FlowRecord | None = await self._retrying(lambda: self.store.load(uuid), uuid)
             if rec is None:
                 raise ZCloudError(error(FlowCodes.UNKNOWN_RUN, uuid))
@@ -187,8 +195,7 @@ class FlowEngine:
             self._unregister(uuid, fut, exc)
             raise
         if rec is not None and rec.state in FINAL_STATES:
-            self._unregister(uuid, fut, None)
-            fut.set_result(rec)
+            self._unregister(uuid, fut, None, result=rec)
             return rec
         if claimed is None:
             self._unregister(uuid, fut, None)
@@ -232,7 +239,7 @@ class FlowEngine:
     # -- driving a run -------------------------------------------------------------------
 
     async def _drive(
-        self, flow: FlowDef[Any], rec: FlowRecord, ctx: BaseModel, fut: asyncio.Future[FlowRecord]
+        self, flow: FlowDef[Any], rec: FlowRecord, ctx: BaseModel, fut: _Slot
     ) -> FlowRecord:
         self._metrics.running.inc()
         try:
@@ -244,11 +251,8 @@ class FlowEngine:
         except FlowFenced:
             # another node took the run over (we were presumed dead): its outcome is ours
             log.warning("flow.fenced", flow=flow.name, flow_uuid=rec.uuid, epoch=rec.epoch)
-            self._unregister(rec.uuid, fut, None)
-            final = await self.join(rec.uuid)
-            if not fut.done():
-                fut.set_result(final)
-            return final
+            self._unregister(rec.uuid, fut, None)  # joiners look again, as we do
+            return await self.join(rec.uuid)
         except BaseException as exc:
             if isinstance(exc, asyncio.CancelledError):
                 await self._suspend(rec)
@@ -256,8 +260,7 @@ class FlowEngine:
             raise
         finally:
             self._metrics.running.dec()
-        self._unregister(rec.uuid, fut, None)
-        fut.set_result(rec)
+        self._unregister(rec.uuid, fut, None, result=rec)
         return rec
 
     async def _forward(self, flow: FlowDef[Any], rec: FlowRecord, ctx: BaseModel) -> None:
@@ -495,19 +498,30 @@ class FlowEngine:
 
     # -- bookkeeping ---------------------------------------------------------------------
 
-    def _register(self, uuid: str) -> asyncio.Future[FlowRecord]:
-        fut: asyncio.Future[FlowRecord] = asyncio.get_running_loop().create_future()
+    def _register(self, uuid: str) -> _Slot:
+        fut: _Slot = asyncio.get_running_loop().create_future()
         self._running[uuid] = fut
         return fut
 
     def _unregister(
-        self, uuid: str, fut: asyncio.Future[FlowRecord], exc: BaseException | None
+        self,
+        uuid: str,
+        fut: _Slot,
+        exc: BaseException | None,
+        *,
+        result: FlowRecord | None = None,
     ) -> None:
+        """This node stops driving ``uuid``; its joiners get ``result`` (None: look again)
+        or, when ``exc``, the run's interruption."""
         if self._running.get(uuid) is fut:
             del self._running[uuid]
-        if exc is not None and not fut.done():
+        if fut.done():
+            return
+        if exc is not None:
             fut.set_exception(FlowFailed(error(FlowCodes.INTERRUPTED, repr(exc))))
             fut.exception()  # there may be no joiner: mark the exception retrieved
+        else:
+            fut.set_result(result)
 
     def _past_no_return(self, flow: FlowDef[Any], rec: FlowRecord) -> bool:
         by_name = {s.step_name: s for s in flow.steps}

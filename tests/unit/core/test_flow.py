@@ -479,3 +479,39 @@ async def test_the_deadline_of_the_message_bounds_the_flow() -> None:
     assert failed.value.error.cause is not None
     assert failed.value.error.cause.code == "SYS.1001"
     assert counters.values == {"a": 0}
+
+
+class _LosesClaims:
+    """A view of a store whose claims lose the race (another process claimed first)."""
+
+    def __init__(self, inner: MemoryFlowStore, gate: asyncio.Event) -> None:
+        self._inner = inner
+        self._gate = gate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def claim(self, uuid: str, owner: str, epoch: int) -> FlowRecord | None:
+        await self._gate.wait()
+        return None
+
+
+async def test_joiners_of_a_lost_claim_get_the_winners_outcome_not_a_hang() -> None:
+    counters = Counters()
+    flow = five_steps(counters)
+    shared = MemoryFlowStore()
+    await _orphan(shared, flow, "race", 2)
+    gate = asyncio.Event()
+    loser = engine_for(_LosesClaims(shared, gate), flow, node="loser")
+    winner = engine_for(shared, flow, node="winner")
+    for engine in (loser, winner):
+        engine.bind_members(lambda: frozenset({"loser", "winner"}))
+    resuming = asyncio.create_task(loser.resume("race"))
+    await asyncio.sleep(0)  # the loser now drives "race" as far as this node knows
+    joining = asyncio.create_task(loser.run(flow, Ctx(), resource_uuid=RESOURCE, flow_uuid="race"))
+    await asyncio.sleep(0.01)
+    assert (await winner.resume("race")) is not None  # the other process finishes it
+    gate.set()  # the loser's claim comes back lost
+    assert await asyncio.wait_for(resuming, 5) is None
+    out = await asyncio.wait_for(joining, 5)
+    assert out.trail == [f"s{i}" for i in range(1, 6)]
