@@ -23,8 +23,8 @@ from mgmt.core.agenttasks import AgentClient, AgentTaskService
 
 # Every service's models, so that Base.metadata is complete wherever this root is imported.
 from mgmt.core.agenttasks import models as _agenttask_models  # noqa: F401
+from mgmt.core.api import ApiJobInserts, ApiJobService, ApiJobSweeper, ApiRequest
 from mgmt.core.api import ApiJobRow as _ApiJobRow  # noqa: F401
-from mgmt.core.api import ApiJobService, ApiJobSweeper, ApiRequest
 from mgmt.core.api.delivery import JobWebhooks
 from mgmt.core.api.reads import Owners, ReadableResource
 from mgmt.core.bus import Bus, HandlerTable, Transport
@@ -358,6 +358,7 @@ class ApiFrontend:
 
     async def stop(self) -> None:
         await self.audit.close()
+        await self.writes.jobs.close()
         if self.owns_gconfig:
             await self.gconfig.stop()
 
@@ -384,6 +385,7 @@ def build_api(
         db=db,
         bus=bus,
         auth=auth,
+        jobs=ApiJobInserts(db),
         partitions=settings.partitions,
         job_retention=settings.api_job_retention,
         apis=API_MESSAGES,

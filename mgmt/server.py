@@ -23,6 +23,7 @@ from mgmt.core.db.migrate import upgrade
 from mgmt.core.logging import get_logger
 from mgmt.core.metrics import BusMetrics
 from mgmt.frontend import FrontendContext, create_app
+from mgmt.http_protocol import HttpProtocol
 from mgmt.settings import Settings
 
 log = get_logger(__name__)
@@ -45,9 +46,7 @@ class HttpServer:
             log_config=None,
             access_log=False,
             lifespan="off",
-            # h11: httptools drops the body of a request that offers an h2c upgrade (the
-            # JDK's HTTP client does by default; uvicorn issue #2722)
-            http="h11",
+            http=HttpProtocol,  # httptools, keeping the body of an h2c upgrade offer
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -104,7 +103,7 @@ def node_health_app(node: ManagementNode) -> FastAPI:
 
 
 async def start_db(settings: Settings, *, migrate: bool) -> Database:
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, pool_size=settings.db_pool_size)
     if migrate:
         # A database that is still starting is the normal case in a fresh deployment.
         for attempt in range(60):

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
         default=f"sqlite+aiosqlite:///{DEFAULT_VAR_DIR}/zcloud.db",
         description="SQLAlchemy async URL. postgresql+asyncpg://… in a cluster.",
     )
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Database connections a process may hold (opened on demand, then kept).",
+    )
     amqp_url: str | None = Field(
         default=None, description="RabbitMQ URL; unset means the in-process bus (all-in-one)."
     )

@@ -259,7 +259,8 @@ class ClientCore:
     # -- transport -----------------------------------------------------------------------
 
     def _exchange(self, request: HttpCall) -> Conversation[HttpAnswer]:
-        """Send ``request`` (with the session), resending it after connection errors."""
+        """Send ``request`` (with the session), resending it after connection errors and
+        "503, retry later" answers."""
         if self.token:
             headers = {**request.headers, "Authorization": f"Bearer {self.token}"}
             request = HttpCall(
@@ -270,12 +271,22 @@ class ClientCore:
             attempt += 1
             outcome = yield request
             if isinstance(outcome, HttpAnswer):
-                return outcome
+                # 503 with Retry-After: the server (or the balancer before it) is briefly
+                # unable to answer; writes carry their X-Job-UUID, so sending again cannot
+                # do the work twice. A 503 without it is an answer (a job's own error).
+                if not _retry_later(outcome) or attempt >= self.retry.attempts:
+                    return outcome
+                yield Sleep(self.retry.delay(attempt))
+                continue
             reason = outcome.reason if outcome is not None else "no answer"
             retryable = outcome is not None and outcome.retryable
             if not retryable or attempt >= self.retry.attempts:
                 raise ConnectionFailed(self.base_url, reason, attempt)
             yield Sleep(self.retry.delay(attempt))
+
+
+def _retry_later(answer: HttpAnswer) -> bool:
+    return answer.status == 503 and any(k.lower() == "retry-after" for k in answer.headers)
 
 
 def _json(content: bytes) -> Any:

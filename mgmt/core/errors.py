@@ -36,6 +36,7 @@ class Codes:
     BAD_MESSAGE = ("SYS.1004", "Malformed message")
     NO_HANDLER = ("SYS.1005", "No handler for message")
     BUS_UNAVAILABLE = ("SYS.1006", "Message bus unavailable")
+    UNAVAILABLE = ("SYS.1007", "Service briefly unavailable (database or network); retry")
     AGENT_ERROR = ("SYS.1100", "Agent reported a failure")
     AGENT_UNREACHABLE = ("SYS.1101", "Agent unreachable")
     AGENT_TIMEOUT = ("SYS.1102", "Agent task timed out")

@@ -152,26 +152,17 @@ class NodeRuntime:
         release, acquire = current - desired, desired - current
         if release:
             await asyncio.gather(*(self._release(p) for p in sorted(release)))
-        for partition in sorted(acquire):
-            if not self.bus.transport.connected:
-                break
-            consumer = PartitionConsumer(
-                partition,
-                self.bus,
-                self._table,
-                prefetch=self.settings.prefetch,
-                max_attempts=self.settings.max_attempts,
-                limiter=self._limiter,
-                transient_retry_seconds=self.settings.transient_retry_seconds,
-            )
-            await consumer.attach(self.bus.transport)
-            self._consumers[partition] = consumer
-        if release or acquire:
+        # all at once: a take-over waits for one round of broker calls, not one per partition
+        attached = await asyncio.gather(
+            *(self._acquire(p) for p in sorted(acquire)), return_exceptions=True
+        )
+        acquired = sorted(p for p in acquire if p in self._consumers)
+        if release or acquired:
             log.info(
                 "node.partitions_changed",
                 owned=len(self._consumers),
                 released=sorted(release),
-                acquired=sorted(acquire),
+                acquired=acquired,
                 members=sorted(self._members),
             )
             self.metrics.partitions_owned.set(len(self._consumers))
@@ -180,10 +171,28 @@ class NodeRuntime:
                     await listener.partitions_changed(self.owned)
                 except Exception:
                     log.exception("node.partition_listener_failed")
+        failed = [r for r in attached if isinstance(r, BaseException)]
+        if failed:  # the rebalance loop logs it and tries the rest again
+            raise failed[0]
         if desired and not self.ready.is_set():
             self.ready.set()
         if not self._members and self.ready.is_set() and not self._stopping:
             self.ready.clear()
+
+    async def _acquire(self, partition: int) -> None:
+        if not self.bus.transport.connected:
+            return
+        consumer = PartitionConsumer(
+            partition,
+            self.bus,
+            self._table,
+            prefetch=self.settings.prefetch,
+            max_attempts=self.settings.max_attempts,
+            limiter=self._limiter,
+            transient_retry_seconds=self.settings.transient_retry_seconds,
+        )
+        await consumer.attach(self.bus.transport)
+        self._consumers[partition] = consumer
 
     async def _release(self, partition: int) -> None:
         # Forget the consumer only once it is closed: if we are cancelled half-way (stop),

@@ -15,17 +15,25 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from sqlalchemy import exc as sa_exc
 
 from agent.protocol import TASK_UUID_HEADER
 from mgmt.core.agenttasks import receive_callback
 from mgmt.core.agenttasks.client import CALLBACK_PATH
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
+from mgmt.core.errors import Codes, TemporaryError, error, is_transient
 from mgmt.core.logging import get_logger
 from mgmt.frontend.audit import AuditMiddleware, AuditWriter
-from mgmt.frontend.auth import ApiHttpError, api_error_handler, mount_sessions
+from mgmt.frontend.auth import (
+    ApiHttpError,
+    api_error_handler,
+    declare_bearer_scheme,
+    mount_sessions,
+)
 from mgmt.frontend.reads import ReadContext, mount_reads
 from mgmt.frontend.rest import WriteContext, mount_writes, validation_error
+from mgmt.frontend.routing import PrefixRoute
 
 log = get_logger(__name__)
 
@@ -35,10 +43,29 @@ async def _always_ready() -> bool:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    # a bug, not the client's fault: say so as an ErrorCode, log it with the request
+    """A bug, not the client's fault: say so as an ErrorCode, log it with the request. (An
+    ``Exception`` handler runs outermost: uvicorn closes the connection after it.)"""
     log.exception("api.unexpected_error", path=request.url.path, method=request.method)
     body = {"error": {"code": "SYS.1000", "description": "Internal error", "details": ""}}
     return JSONResponse(body, status_code=500)
+
+
+#: errors that may be the database or the network briefly gone; handled inside the app, so
+#: the client keeps its connection
+_MAYBE_TRANSIENT: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    TemporaryError,
+    OSError,
+)
+
+
+async def _maybe_transient(request: Request, exc: Exception) -> Response:
+    if not is_transient(exc):
+        return await _unexpected(request, exc)
+    log.warning("api.unavailable", path=request.url.path, error=f"{type(exc).__name__}")
+    body = {"error": error(Codes.UNAVAILABLE, type(exc).__name__).model_dump(mode="json")}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
@@ -63,11 +90,22 @@ class FrontendContext:
 
 
 def create_app(ctx: FrontendContext) -> FastAPI:
-    app = FastAPI(title="zcloud", version="0.1.0", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="zcloud",
+        version="0.1.0",
+        docs_url=None,
+        redoc_url=None,
+        # no OpenTelemetry here (metrics are Prometheus): skip its per-request provider checks
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.router.route_class = PrefixRoute
     if ctx.api is not None:
         app.add_exception_handler(ApiHttpError, api_error_handler)
         app.add_exception_handler(RequestValidationError, _invalid_request)
+        for transient in _MAYBE_TRANSIENT:
+            app.add_exception_handler(transient, _maybe_transient)
         app.add_exception_handler(Exception, _unexpected)
+        declare_bearer_scheme(app)
         mount_sessions(app, ctx.api.auth)
         mount_writes(app, ctx.api)
     if ctx.reads is not None:

@@ -2,8 +2,9 @@
 long it took, from where — recorded by the frontend that served it.
 
 ``AuditMiddleware`` wraps the ASGI app; ``AuditWriter`` batches rows (one insert per batch,
-every 200 ms or 500 rows) so auditing costs reads almost nothing. A frontend killed with
-SIGKILL loses at most the last batch of audit rows; a write's own job row is durable anyway.
+every 200 ms or 500 rows) so auditing costs reads almost nothing. Rows wait out a database
+restart in memory. A frontend killed with SIGKILL loses the rows not yet written (at most
+200 ms of them while the database is up); a write's own job row is durable anyway.
 Admins query it at ``/v1/audits`` like any collection.
 """
 
@@ -23,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mgmt.core.api import CallerContext
 from mgmt.core.api.reads import ReadableResource, plain
 from mgmt.core.db import Base, Database
+from mgmt.core.db.driver import driver_connection
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.logging import get_logger
 from mgmt.core.query import QueryableResource
@@ -50,40 +52,80 @@ class AuditRow(Base):
     job_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
+_COLUMNS = (
+    "at", "account_uuid", "user_uuid", "action", "resource_uuid", "method", "path", "status",
+    "duration_ms", "source_ip", "job_uuid",
+)  # fmt: skip
+_PG_INSERT = f"""
+    INSERT INTO audit_log ({", ".join(_COLUMNS)})
+    SELECT * FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[],
+                         $6::text[], $7::text[], $8::int[], $9::int[], $10::text[], $11::text[])
+"""
+
+
 class AuditWriter:
-    def __init__(self, db: Database, *, interval: float = 0.2, max_batch: int = 500) -> None:
+    """Batches audit rows. A batch the database refuses (it is restarting) stays queued and
+    is tried again on the next tick; past ``max_pending`` rows the oldest are dropped, and
+    the count logged, rather than let a long outage eat the frontend's memory."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        interval: float = 0.2,
+        max_batch: int = 500,
+        max_pending: int = 100_000,
+    ) -> None:
         self._db = db
         self._interval = interval
         self._max_batch = max_batch
+        self._max_pending = max_pending
         self._pending: list[dict[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
     def record(self, row: dict[str, Any]) -> None:
         self._pending.append(row)
+        if len(self._pending) > self._max_pending:
+            dropped = len(self._pending) - self._max_pending
+            del self._pending[:dropped]
+            log.error("audit.rows_dropped", rows=dropped, reason="database unavailable too long")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._loop(), name="audit-writer")
         if len(self._pending) >= self._max_batch:
             self._wake.set()
 
-    async def flush(self) -> None:
+    async def flush(self) -> bool:
+        """Write what is pending; False if the database refused (the rows stay pending)."""
         while self._pending:
-            batch, self._pending = (
-                self._pending[: self._max_batch],
-                self._pending[self._max_batch :],
-            )
+            batch = self._pending[: self._max_batch]
             try:
-                async with self._db.engine.begin() as conn:
-                    await conn.execute(insert(AuditRow), batch)
+                await self._insert(batch)
             except Exception as exc:  # never fail a request over its audit row; say so
-                log.error("audit.write_failed", rows=len(batch), error=f"{type(exc).__name__}")
+                log.warning(
+                    "audit.write_deferred", rows=len(self._pending), error=type(exc).__name__
+                )
+                return False
+            del self._pending[: len(batch)]
+        return True
+
+    async def _insert(self, batch: list[dict[str, Any]]) -> None:
+        async with self._db.autocommit.connect() as conn:  # one statement: atomic alone
+            if not self._db.is_postgres:
+                await conn.execute(insert(AuditRow), batch)
+                return
+            # the driver's own connection, rows as column arrays: through the statement
+            # layer, a many-row insert took 3 % of a loaded frontend's CPU
+            async with driver_connection(conn) as raw:
+                await raw.execute(_PG_INSERT, *([row[c] for row in batch] for c in _COLUMNS))
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        await self.flush()
+        if not await self.flush():
+            log.error("audit.rows_lost", rows=len(self._pending), reason="closing")
 
     async def _loop(self) -> None:
         while True:
@@ -107,31 +149,28 @@ class AuditMiddleware:
             return
         started = time.perf_counter()
         status = 500
-        headers: dict[str, str] = {}
+        location = ""
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, location
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                headers.update(
-                    (k.decode().lower(), v.decode()) for k, v in message.get("headers", [])
-                )
+                for key, value in message.get("headers", ()):
+                    if key.lower() == b"location":
+                        location = value.decode()
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.writer.record(self._row(scope, status, headers, started))
+            self.writer.record(self._row(scope, status, location, started))
 
-    def _row(
-        self, scope: Scope, status: int, headers: dict[str, str], started: float
-    ) -> dict[str, Any]:
+    def _row(self, scope: Scope, status: int, location: str, started: float) -> dict[str, Any]:
         state = scope.get("state") or {}
         caller = state.get("caller")
         route = scope.get("route")
         action = getattr(route, "operation_id", None) or f"{scope['method']} {scope['path']}"
         params = scope.get("path_params") or {}
-        location = headers.get("location", "")
         client = scope.get("client")
         return {
             "at": datetime.now(UTC),

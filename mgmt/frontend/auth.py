@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 from sqlalchemy import select
@@ -69,11 +69,28 @@ class SessionReply(BaseModel):
 
 
 MasterKey = Callable[[], Awaitable[bytes]]
-_BEARER = HTTPBearer(
-    auto_error=False,
-    description="A session token from POST /v1/sessions (access keys sign requests instead: "
-    "`Authorization: ZCloud <keyId>:<signature>`).",
-)
+
+#: the OpenAPI security scheme of every route that needs a caller (``SECURED`` marks them;
+#: declared in the document only, so resolving a request costs no extra dependency)
+BEARER_SCHEME = "HTTPBearer"
+SECURED: dict[str, Any] = {"security": [{BEARER_SCHEME: []}]}
+
+
+def declare_bearer_scheme(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schemes = generate().setdefault("components", {}).setdefault("securitySchemes", {})
+            schemes[BEARER_SCHEME] = {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A session token from POST /v1/sessions (access keys sign "
+                "requests instead: `Authorization: ZCloud <keyId>:<signature>`).",
+            }
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 @dataclass
@@ -86,12 +103,8 @@ class Authenticator:
     gconfig: GlobalConfigService
     master_key: MasterKey
 
-    async def caller(
-        self,
-        request: Request,
-        _bearer: HTTPAuthorizationCredentials | None = Depends(_BEARER),
-    ) -> CallerContext:
-        """The authenticated caller (``_bearer`` only declares the scheme in OpenAPI)."""
+    async def caller(self, request: Request) -> CallerContext:
+        """The authenticated caller: the first thing every route marked ``SECURED`` does."""
         scheme, _, credential = request.headers.get("authorization", "").partition(" ")
         source = request.client.host if request.client else ""
         if scheme == SCHEME:
@@ -110,7 +123,7 @@ class Authenticator:
 
     async def _signed(self, request: Request, credential: str, source: str) -> CallerContext:
         key_id, _, given = credential.partition(":")
-        async with self.db.session() as s:
+        async with self.db.read_session() as s:
             found = (
                 await s.execute(
                     select(AccessKeyRow, AccountRow.type)
@@ -180,8 +193,10 @@ def mount_sessions(app: FastAPI, auth: Authenticator) -> None:
         summary="Log out",
         operation_id="LogOut",
         status_code=204,
+        openapi_extra=SECURED,
     )
-    async def log_out(request: Request, caller: CallerContext = Depends(auth.caller)) -> Response:
+    async def log_out(request: Request) -> Response:
+        await auth.caller(request)
         _, _, token = request.headers.get("authorization", "").partition(" ")
         await auth.sessions.revoke(token.strip())
         return Response(status_code=204)

@@ -13,16 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from fastapi import Depends, FastAPI, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
-from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from mgmt.core.api import ApiCodes, CallerContext
 from mgmt.core.api.reads import ReadableResource
 from mgmt.core.db import Database
+from mgmt.core.db.lookup import RowByKey
 from mgmt.core.errors import error
 from mgmt.core.query import (
     Condition,
@@ -38,7 +39,7 @@ from mgmt.core.query import (
 from mgmt.core.query.conditions import SYSTEM_TAG
 from mgmt.core.query.zql import Cond, Expr, Not
 from mgmt.core.sharing import shared_with, visible_to
-from mgmt.frontend.auth import ApiHttpError, Authenticator
+from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 
 
 @dataclass
@@ -107,16 +108,18 @@ def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
         tags=["query"],
         summary="Run a ZQL statement",
         operation_id="ZQLQuery",
+        openapi_extra=SECURED,
         response_model=ZqlReply,
         response_model_exclude_none=True,
     )
     async def zql(
+        request: Request,
         zql: str = Query(
             description="e.g. `query zone where name='z1' limit 10 return with (total)`",
             max_length=4096,
         ),
-        caller: CallerContext = Depends(ctx.auth.caller),
     ) -> ZqlReply:
+        caller = await ctx.auth.caller(request)
         try:
             stmt = parse_zql(zql)
             resource = by_name.get(stmt.resource.lower())
@@ -127,7 +130,7 @@ def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
             plan = compile_zql(ctx.registry, stmt, _visibility(caller))
         except QueryError as exc:
             raise _bad_query(exc) from exc
-        async with ctx.db.session() as s:
+        async with ctx.db.read_session() as s:
             result = await s.execute(plan.rows)
             if plan.kind == "query":
                 if plan.fields:
@@ -145,38 +148,47 @@ def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
             return ZqlReply(kind="sum", sum=float(value or 0))
 
 
+def _inventory_response(inventory: BaseModel) -> Response:
+    """``{"inventory": ...}``, serialised by pydantic in one step (no dict in between)."""
+    body = '{"inventory":' + inventory.model_dump_json() + "}"
+    return Response(body, media_type="application/json")
+
+
 def _json(value: Any) -> Any:
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
 class _ByKey:
-    """Reads one row by primary key (a plain row, no ORM identity map) and checks the
-    caller may see it; for resources keyed by a string column with a plain owner column."""
+    """Reads one row by primary key (``RowByKey``: a plain connection, on PostgreSQL the
+    driver's own) and checks the caller may see it; for resources keyed by a string column
+    with a plain owner column."""
 
-    def __init__(self, resource: ReadableResource, owner_key: str | None) -> None:
-        table = cast(Any, resource.query.model).__table__
-        self._stmt = select(table).where(cast(Any, resource.query.uuid) == bindparam("key"))
+    def __init__(self, rows: RowByKey, owner_key: str | None) -> None:
+        self._rows = rows
         self._owner_key = owner_key
 
     @classmethod
-    def of(cls, resource: ReadableResource) -> _ByKey | None:
+    def of(cls, resource: ReadableResource, dialect: Dialect) -> _ByKey | None:
         key, owner = resource.query.uuid, resource.query.owner
         string_key = isinstance(key, InstrumentedAttribute) and (
             getattr(getattr(key, "type", None), "python_type", None) is str
         )
         if not string_key or not (owner is None or isinstance(owner, InstrumentedAttribute)):
             return None
-        return cls(resource, owner.key if isinstance(owner, InstrumentedAttribute) else None)
+        table = cast(Any, resource.query.model).__table__
+        rows = RowByKey(table, cast(Any, key).expression, dialect)
+        return cls(rows, owner.key if isinstance(owner, InstrumentedAttribute) else None)
 
-    async def read(self, s: AsyncSession, uuid: str, caller: CallerContext) -> Any | None:
-        row = (await s.execute(self._stmt.params(key=uuid))).first()
+    async def read(self, conn: AsyncConnection, uuid: str, caller: CallerContext) -> Any | None:
+        row = await self._rows.fetch(conn, uuid)
         if row is None:
             return None
         if caller.isAdmin or self._owner_key is None:
             return row
         if getattr(row, self._owner_key) == caller.accountUuid:
             return row
-        return row if await shared_with(s, uuid, caller.accountUuid) else None
+        async with AsyncSession(bind=conn) as s:
+            return row if await shared_with(s, uuid, caller.accountUuid) else None
 
 
 def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) -> None:
@@ -189,7 +201,7 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         groups=(list[dict[str, Any]] | None, None),
     )
 
-    by_key = _ByKey.of(resource)
+    by_key = _ByKey.of(resource, ctx.db.engine.dialect)
 
     def allowed(caller: CallerContext) -> None:
         if resource.admin_only and not caller.isAdmin:
@@ -202,9 +214,11 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         summary=f"Query {name}",
         operation_id=f"Query{name}",
         response_model=None,
+        openapi_extra=SECURED,
         responses={200: {"model": many}},
     )
     async def query(
+        request: Request,
         q: list[str] = Query(
             default=[],
             description="Conditions, ANDed: `name=z1`, `state!=Disabled`, `clusters.name~=c%`.",
@@ -216,8 +230,8 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         count: bool = Query(default=False, description="Only the number of matches."),
         replyWithCount: bool = Query(default=False, description="Add `total` to the page."),
         groupBy: str | None = Query(default=None, description="Count per value of a field."),
-        caller: CallerContext = Depends(ctx.auth.caller),
     ) -> JSONResponse:
+        caller = await ctx.auth.caller(request)
         allowed(caller)
         await ctx.auth.authorize(caller, f"Query{name}", "*")
         try:
@@ -236,7 +250,7 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
             )
         except QueryError as exc:
             raise _bad_query(exc) from exc
-        async with ctx.db.session() as s:
+        async with ctx.db.read_session() as s:
             if count:
                 return JSONResponse({"total": int(await s.scalar(plan.count) or 0)})
             result = await s.execute(plan.rows)
@@ -259,21 +273,24 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         summary=f"Get a {name}",
         operation_id=f"Get{name}",
         response_model=None,
+        openapi_extra=SECURED,
         responses={200: {"model": single}},
     )
     async def get_one(
+        request: Request,
         uuid: str = Path(max_length=64, description=f"The {name}'s UUID."),
-        caller: CallerContext = Depends(ctx.auth.caller),
-    ) -> JSONResponse:
+    ) -> Response:
+        caller = await ctx.auth.caller(request)
         allowed(caller)
         await ctx.auth.authorize(caller, f"Get{name}", uuid)
         if by_key is not None:
-            async with ctx.db.session() as s:
-                row = await by_key.read(s, uuid, caller)
+            async with ctx.db.autocommit.connect() as conn:
+                row = await by_key.read(conn, uuid, caller)
                 if row is None:
                     raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
-                inventory = await resource.inventory(s, row)
-                return JSONResponse({"inventory": inventory.model_dump(mode="json")})
+                async with AsyncSession(bind=conn) as s:
+                    inventory = await resource.inventory(s, row)
+            return _inventory_response(inventory)
         try:
             plan = build_select(
                 ctx.registry,
@@ -284,9 +301,9 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
             )
         except QueryError as exc:  # an id that cannot be one (wrong type): no such resource
             raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found")) from exc
-        async with ctx.db.session() as s:
+        async with ctx.db.read_session() as s:
             row = (await s.execute(plan.rows)).scalars().first()
             if row is None:
                 raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
             inventory = await resource.inventory(s, row)
-            return JSONResponse({"inventory": inventory.model_dump(mode="json")})
+        return _inventory_response(inventory)

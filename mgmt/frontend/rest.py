@@ -16,17 +16,17 @@ import re
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from fastapi import Body, Depends, FastAPI, Path, Query, Request
+from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from mgmt.core.api import (
     ApiCodes,
+    ApiJobInserts,
     ApiJobRow,
     ApiRequest,
     CallerContext,
@@ -40,7 +40,7 @@ from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import ErrorCode, error
 from mgmt.core.logging import get_logger
 from mgmt.core.ring import partition_of
-from mgmt.frontend.auth import ApiHttpError, Authenticator
+from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 
 log = get_logger(__name__)
 
@@ -54,6 +54,7 @@ class WriteContext:
     db: Database
     bus: Bus
     auth: Authenticator
+    jobs: ApiJobInserts
     partitions: int
     job_retention: float
     apis: tuple[type[ApiRequest[Any]], ...]
@@ -80,6 +81,7 @@ def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
         tags=["api-jobs"],
         summary="Get an API job",
         operation_id="GetApiJob",
+        openapi_extra=SECURED,
         responses={
             200: {"description": "Done: the API's result."},
             202: {"description": "Still running: `{uuid, state}`."},
@@ -87,9 +89,9 @@ def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
         },
     )
     async def get_job(
-        uuid: str = Path(description="The job's UUID."),
-        caller: CallerContext = Depends(ctx.auth.caller),
+        request: Request, uuid: str = Path(description="The job's UUID.")
     ) -> Response:
+        caller = await ctx.auth.caller(request)
         job = await _load_job(ctx.db, uuid)
         if job is None or not (caller.isAdmin or job.account_uuid == caller.accountUuid):
             raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"no job {uuid}"))
@@ -101,12 +103,6 @@ def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> N
     fields = body_fields(message)
     params = [
         inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request),
-        inspect.Parameter(
-            "caller",
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=CallerContext,
-            default=Depends(ctx.auth.caller),
-        ),
     ]
     if spec.kind != "create":
         params.append(
@@ -135,7 +131,8 @@ def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> N
             )
         )
 
-    async def endpoint(request: Request, caller: CallerContext, **kw: Any) -> Response:
+    async def endpoint(request: Request, **kw: Any) -> Response:
+        caller = await ctx.auth.caller(request)
         path_uuid = kw.pop("uuid", None)
         body = kw.pop("body", None)
         data: dict[str, Any] = body.model_dump(exclude_unset=True) if body is not None else kw
@@ -152,6 +149,7 @@ def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> N
         description=(message.__doc__ or "").strip(),
         tags=[spec.collection],
         operation_id=message.__name__,
+        openapi_extra=SECURED,
         responses={
             200: {
                 "description": "Done within `Prefer: wait=N`: the result.",
@@ -207,6 +205,7 @@ async def _submit(
         raise validation_error(exc) from exc
     msg = await msg.prepare()
     request.state.resource_uuid = msg.resourceUuid  # for the audit log
+    job: _Job
     job, fresh = await _create_job(ctx, msg, caller, job_uuid, webhook)
     if job.api != message.type_name() or job.account_uuid != caller.accountUuid:
         raise ApiHttpError(
@@ -229,7 +228,7 @@ async def _create_job(
     caller: CallerContext,
     job_uuid: str,
     webhook: str | None,
-) -> tuple[ApiJobRow, bool]:
+) -> tuple[_Job, bool]:
     now = utcnow()
     values: dict[str, Any] = {
         "uuid": job_uuid,
@@ -244,19 +243,42 @@ async def _create_job(
         "updated_at": now,
         "expires_at": now + timedelta(seconds=ctx.job_retention),
     }
-    insert = postgresql.insert if ctx.db.is_postgres else sqlite.insert
-    stmt = insert(ApiJobRow).values(**values).on_conflict_do_nothing(index_elements=["uuid"])
-    async with ctx.db.engine.begin() as conn:
-        fresh = bool(getattr(await conn.execute(stmt), "rowcount", 0))
-    if fresh:  # what was inserted, without reading it back
-        return ApiJobRow(**values), True
+    if await ctx.jobs.insert(values):  # what was inserted, without reading it back
+        return _NewJob(job_uuid, values["api"], caller.accountUuid), True
     job = await _load_job(ctx.db, job_uuid)
     assert job is not None
     return job, False
 
 
+class _Job(Protocol):
+    """What answering for a job needs: a stored row, or one just inserted."""
+
+    @property
+    def uuid(self) -> str: ...
+    @property
+    def api(self) -> str: ...
+    @property
+    def account_uuid(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def result(self) -> str | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class _NewJob:
+    uuid: str
+    api: str
+    account_uuid: str
+    state: str = JobState.PENDING
+    result: str | None = None
+    error: str | None = None
+
+
 async def _load_job(db: Database, job_uuid: str) -> ApiJobRow | None:
-    async with db.session() as s:
+    async with db.read_session() as s:
         return (await s.execute(select(ApiJobRow).where(ApiJobRow.uuid == job_uuid))).scalar()
 
 
@@ -285,7 +307,7 @@ def _prefer_wait(header: str) -> float:
     return 0.0
 
 
-def _job_response(job: ApiJobRow) -> Response:
+def _job_response(job: _Job) -> Response:
     location = {"Location": f"/v1/api-jobs/{job.uuid}"}
     if job.state == JobState.SUCCEEDED:
         return Response(

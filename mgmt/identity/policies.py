@@ -33,7 +33,7 @@ def decide(statements: Iterable[dict[str, Any]], action: str, resource: str) -> 
 
 
 async def statements_for(db: Database, user_uuid: str) -> list[dict[str, Any]]:
-    async with db.session() as s:
+    async with db.read_session() as s:
         groups = select(GroupMemberRow.group_uuid).where(GroupMemberRow.user_uuid == user_uuid)
         rows = await s.execute(
             select(PolicyRow.statements)

@@ -138,8 +138,10 @@ class Sessions:
         now = time.monotonic()
         if cached is not None and cached[0] > now:
             caller = cached[1]
-            return caller.model_copy(update={"sourceIp": source_ip}) if caller else None
-        async with self._db.session() as s:
+            if caller is None or caller.sourceIp == source_ip:  # frozen: safe to hand out
+                return caller
+            return caller.model_copy(update={"sourceIp": source_ip})
+        async with self._db.read_session() as s:
             found = (
                 await s.execute(
                     select(

@@ -1,6 +1,6 @@
 """The API framework: API messages declare their REST binding; writes run as jobs."""
 
-from mgmt.core.api.jobs import ApiJobRow, ApiJobService, ApiJobSweeper, JobState
+from mgmt.core.api.jobs import ApiJobInserts, ApiJobRow, ApiJobService, ApiJobSweeper, JobState
 from mgmt.core.api.spec import (
     SERVER_FIELDS,
     ApiCodes,
@@ -16,6 +16,7 @@ from mgmt.core.api.spec import (
 __all__ = [
     "SERVER_FIELDS",
     "ApiCodes",
+    "ApiJobInserts",
     "ApiJobRow",
     "ApiJobService",
     "ApiJobSweeper",

@@ -9,18 +9,21 @@ broker refused it) is published again by ``ApiJobSweeper``; jobs expire after re
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import Index, Integer, String, Text, delete, select, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mgmt.core.api.delivery import JobWebhooks
 from mgmt.core.bus import Bus, HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import Base, Database, utcnow
+from mgmt.core.db.batch import GroupCommit
+from mgmt.core.db.driver import driver_connection
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.errors import Codes, ZCloudError, error, is_transient, to_error_code
 from mgmt.core.events import ResourceEvent
@@ -58,6 +61,58 @@ class ApiJobRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+# PostgreSQL, one statement per batch: the rows arrive as arrays of column values
+_PG_JOB_INSERT = """
+    INSERT INTO api_job (uuid, api, resource_uuid, partition, account_uuid, state, message,
+                         webhook, created_at, updated_at, expires_at)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[],
+                         $6::text[], $7::text[], $8::text[], $9::timestamptz[],
+                         $10::timestamptz[], $11::timestamptz[])
+    ON CONFLICT (uuid) DO NOTHING
+    RETURNING uuid
+"""
+_JOB_COLUMNS = (
+    "uuid", "api", "resource_uuid", "partition", "account_uuid", "state", "message",
+    "webhook", "created_at", "updated_at", "expires_at",
+)  # fmt: skip
+
+
+class ApiJobInserts:
+    """Frontend side: new job rows, group-committed (one statement per batch on
+    PostgreSQL). A job that exists (a retry's ``X-Job-UUID``) is left as it is."""
+
+    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+        self._db = db
+        self._writes: GroupCommit[dict[str, Any], bool] = GroupCommit(
+            self._write, name="api-job-writer", max_batch=max_batch
+        )
+
+    async def insert(self, values: dict[str, Any]) -> bool:
+        """True if inserted, False if a job with this UUID exists."""
+        return await self._writes.submit(values)
+
+    async def close(self) -> None:
+        await self._writes.close()
+
+    async def _write(self, rows: Sequence[dict[str, Any]]) -> list[bool]:
+        firsts: dict[str, int] = {}  # the same X-Job-UUID twice in a batch: the first wins
+        for i, row in enumerate(rows):
+            firsts.setdefault(row["uuid"], i)
+        unique = [rows[i] for i in firsts.values()]
+        async with self._db.autocommit.connect() as conn:
+            if self._db.is_postgres:
+                columns = [[row[c] for row in unique] for c in _JOB_COLUMNS]
+                async with driver_connection(conn) as raw:
+                    stored = {r["uuid"] for r in await raw.fetch(_PG_JOB_INSERT, *columns)}
+            else:
+                stored = set()
+                for row in unique:
+                    stmt = sqlite.insert(ApiJobRow).values(**row).on_conflict_do_nothing()
+                    if getattr(await conn.execute(stmt), "rowcount", 0):
+                        stored.add(row["uuid"])
+        return [firsts[row["uuid"]] == i and row["uuid"] in stored for i, row in enumerate(rows)]
 
 
 _EVENT_KIND = {"create": "created", "delete": "deleted", "update": "updated", "action": "updated"}

@@ -9,7 +9,6 @@ node whose run was taken over gets ``FlowFenced`` instead of overwriting the new
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +20,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mgmt.core.db import Database
+from mgmt.core.db.batch import GroupCommit
+from mgmt.core.db.driver import driver_connection
 from mgmt.core.errors import ErrorCode
 from mgmt.core.flow.models import ACTIVE_STATES, FlowRunRow, GcJobRow, GcState
 from mgmt.core.logging import get_logger
@@ -203,24 +204,21 @@ _COLUMNS = ("uuid", "epoch", "state", "position", "ctx", "results", "history", "
 _CREATE_COLUMNS = (*_COLUMNS, "name", "resource_uuid", "partition", "parent_uuid", "deadline_at")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Write:
     rec: FlowRecord
     create: bool
-    #: create: True if stored (False: it existed); save: True if still ours (else fenced)
-    done: asyncio.Future[bool]
 
 
 class DbFlowStore:
-    """Durable runs in ``flow_run``; creates and saves are group-committed by writer tasks
-    (two, so one batch gathers while the other commits)."""
+    """Durable runs in ``flow_run``; creates and saves are group-committed (one statement
+    each per batch)."""
 
     def __init__(self, db: Database, *, max_batch: int = 512, writers: int = 2) -> None:
         self._db = db
-        self._max_batch = max_batch
-        self._writers_wanted = writers
-        self._queue: asyncio.Queue[_Write] = asyncio.Queue()
-        self._writers: list[asyncio.Task[None]] = []
+        self._writes: GroupCommit[_Write, bool] = GroupCommit(
+            self._write, name="flow-store-writer", max_batch=max_batch, writers=writers
+        )
 
     # -- reads go straight to the database ------------------------------------------------
 
@@ -281,60 +279,27 @@ class DbFlowStore:
     # -- creates and saves: group commit --------------------------------------------------
 
     async def create(self, rec: FlowRecord) -> bool:
-        return await self._submit(rec, create=True)
+        """True if stored (False: the run existed)."""
+        return await self._writes.submit(_Write(rec.snapshot(), create=True))
 
     async def save(self, rec: FlowRecord) -> None:
-        if not await self._submit(rec, create=False):
+        if not await self._writes.submit(_Write(rec.snapshot(), create=False)):
             raise FlowFenced(rec.uuid)
 
-    async def _submit(self, rec: FlowRecord, *, create: bool) -> bool:
-        self._writers = [w for w in self._writers if not w.done()]
-        while len(self._writers) < self._writers_wanted:
-            self._writers.append(asyncio.create_task(self._write_loop(), name="flow-store-writer"))
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Write(rec.snapshot(), create, done))
-        return await done
-
     async def close(self) -> None:
-        for writer in self._writers:
-            writer.cancel()
-        await asyncio.gather(*self._writers, return_exceptions=True)
-        self._writers = []
-        while not self._queue.empty():
-            w = self._queue.get_nowait()
-            if not w.done.done():
-                w.done.set_exception(RuntimeError("flow store closed"))
+        await self._writes.close()
 
-    async def _write_loop(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                ok = await self._write(batch)
-            except asyncio.CancelledError:
-                for w in batch:
-                    if not w.done.done():
-                        w.done.set_exception(RuntimeError("flow store closed"))
-                raise
-            except Exception as exc:
-                for w in batch:
-                    if not w.done.done():
-                        w.done.set_exception(exc)
-                continue
-            for w in batch:
-                if not w.done.done():
-                    w.done.set_result((w.rec.uuid, w.rec.epoch, w.create) in ok)
-
-    async def _write(self, batch: Sequence[_Write]) -> set[tuple[str, int, bool]]:
+    async def _write(self, batch: Sequence[_Write]) -> list[bool]:
+        """Per write: a create stored (False: it existed); a save still ours (False: fenced)."""
         creates = [w.rec for w in batch if w.create]
         saves = [w.rec for w in batch if not w.create]
         async with self._db.engine.connect() as conn:
             if self._db.is_postgres:
-                return await _pg_write(conn, creates, saves)
-            ok = await _sqlite_write(conn, creates, saves)
-            await conn.commit()
-            return ok
+                ok = await _pg_write(conn, creates, saves)
+            else:
+                ok = await _sqlite_write(conn, creates, saves)
+                await conn.commit()
+        return [(w.rec.uuid, w.rec.epoch, w.create) in ok for w in batch]
 
 
 async def _pg_write(
@@ -342,10 +307,8 @@ async def _pg_write(
 ) -> set[tuple[str, int, bool]]:
     # the driver's own connection: this is the hot path of every durable flow, and one
     # prepared statement with array parameters per batch beats the ORM's per-row overhead
-    raw = (await conn.get_raw_connection()).driver_connection
-    assert raw is not None
     ok: set[tuple[str, int, bool]] = set()
-    async with raw.transaction():
+    async with driver_connection(conn) as raw, raw.transaction():
         if creates:
             rows = [r.row_values() | _create_extra(r) for r in creates]
             params = [[row[c] for row in rows] for c in _CREATE_COLUMNS]

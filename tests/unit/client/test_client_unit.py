@@ -469,6 +469,26 @@ def test_a_connection_error_is_retried_with_the_same_job_uuid(server: FakeServer
     assert len(server.zones) == 1
 
 
+def test_a_503_retry_later_is_resent_with_the_same_job_uuid() -> None:
+    posts: list[httpx.Request] = []
+    unavailable = {"error": {"code": "SYS.1007", "description": "unavailable", "details": ""}}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/openapi.json":
+            return httpx.Response(200, json=SPEC)
+        posts.append(request)
+        if len(posts) == 1:  # the database restarting under the frontend
+            return httpx.Response(503, headers={"Retry-After": "1"}, json=unavailable)
+        return httpx.Response(200, json={"inventory": {"uuid": "z1", "name": "z"}})
+
+    transport = httpx.MockTransport(handler)
+    with ZCloud(BASE, token=TOKEN, retry=FAST_RETRY, transport=transport) as client:
+        reply = client.call("CreateZone", name="z")
+    assert reply["inventory"]["name"] == "z"
+    assert len(posts) == 2
+    assert posts[0].headers["x-job-uuid"] == posts[1].headers["x-job-uuid"]
+
+
 def test_each_logical_call_gets_its_own_job_uuid(server: FakeServer) -> None:
     with client_for(server) as client:
         client.call("CreateZone", name="a")
