@@ -111,7 +111,7 @@ async def main(argv: list[str]) -> int:
     memory = await measure(MemoryFlowStore(), args.concurrency, args.seconds, args.warmup)
     print(_row("persistence off (in-memory store)", memory), flush=True)
     async with scratch() as env:
-        db = Database(env.db_url, pool_size=10)
+        db = Database(env.db_url, pool_size=20)
         try:
             await upgrade(db)
             store = DbFlowStore(db)
