@@ -1,7 +1,8 @@
-"""Authentication at the frontend: sessions (log in, log out) and the bearer dependency.
+"""Authentication at the frontend: sessions (log in, log out) and who is calling.
 
-Every API route depends on ``Authenticator.caller``: ``Authorization: Bearer <token>`` of a
-live session, else 401. Errors leave as ``{"error": ErrorCode}`` with their HTTP status.
+Every API route but log-in is marked ``SECURED`` and starts with ``Authenticator.caller``:
+``Authorization: Bearer <token>`` of a live session, or an access-key signature, else 401.
+Errors leave as ``{"error": ErrorCode}`` with their HTTP status.
 """
 
 from __future__ import annotations

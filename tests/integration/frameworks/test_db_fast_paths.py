@@ -19,15 +19,19 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
+    select,
     text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from mgmt.core.db import Database
+from mgmt.core.api import ApiJobInserts, ApiJobRow, JobState
+from mgmt.core.db import Database, utcnow
 from mgmt.core.db.batch import GroupCommit
 from mgmt.core.db.lookup import RowByKey
+from mgmt.core.db.migrate import upgrade
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.errors import TemporaryError, is_transient
 
@@ -154,3 +158,27 @@ async def test_a_pooled_connection_whose_server_went_away(pg_url: str, db: Datab
             assert await rows.fetch(conn, "a") is None
     finally:
         await busy.close()
+
+
+async def test_job_inserts_in_one_batch_the_same_job_twice_is_stored_once(db: Database) -> None:
+    await upgrade(db)
+    jobs = ApiJobInserts(db)
+    now = utcnow()
+
+    def job(uuid: str) -> dict[str, Any]:
+        return {
+            "uuid": uuid, "api": "CreateZone", "resource_uuid": f"r-{uuid}", "partition": 1,
+            "account_uuid": "acct", "state": JobState.PENDING, "message": "{}",
+            "webhook": None, "created_at": now, "updated_at": now, "expires_at": now,
+        }  # fmt: skip
+
+    try:
+        wanted = [f"job-{i % 10}" for i in range(20)]  # each X-Job-UUID sent twice at once
+        fresh = await asyncio.gather(*(jobs.insert(job(u)) for u in wanted))
+        assert sum(fresh) == 10
+        assert {u for u, f in zip(wanted, fresh, strict=True) if f} == set(wanted)
+        assert not await jobs.insert(job("job-3"))  # a later retry finds it stored
+    finally:
+        await jobs.close()
+    async with db.session() as s:
+        assert await s.scalar(select(func.count()).select_from(ApiJobRow)) == 10
