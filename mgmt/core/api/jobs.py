@@ -23,7 +23,7 @@ from mgmt.core.bus import Bus, HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import Base, Database, utcnow
 from mgmt.core.db.batch import GroupCommit
-from mgmt.core.db.driver import driver_connection
+from mgmt.core.db.driver import column_arrays, driver_connection, unnest_insert
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.errors import Codes, ZCloudError, error, is_transient, to_error_code
 from mgmt.core.events import ResourceEvent
@@ -63,20 +63,16 @@ class ApiJobRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
-# PostgreSQL, one statement per batch: the rows arrive as arrays of column values
-_PG_JOB_INSERT = """
-    INSERT INTO api_job (uuid, api, resource_uuid, partition, account_uuid, state, message,
-                         webhook, created_at, updated_at, expires_at)
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[],
-                         $6::text[], $7::text[], $8::text[], $9::timestamptz[],
-                         $10::timestamptz[], $11::timestamptz[])
-    ON CONFLICT (uuid) DO NOTHING
-    RETURNING uuid
-"""
 _JOB_COLUMNS = (
     "uuid", "api", "resource_uuid", "partition", "account_uuid", "state", "message",
     "webhook", "created_at", "updated_at", "expires_at",
 )  # fmt: skip
+
+
+# one statement per batch on PostgreSQL: the rows go as one array per column
+_PG_JOB_INSERT = unnest_insert(
+    ApiJobRow.__table__, _JOB_COLUMNS, skip_conflicts_on="uuid", returning="uuid"
+)
 
 
 class ApiJobInserts:
@@ -103,7 +99,7 @@ class ApiJobInserts:
         unique = [rows[i] for i in firsts.values()]
         async with self._db.autocommit.connect() as conn:
             if self._db.is_postgres:
-                columns = [[row[c] for row in unique] for c in _JOB_COLUMNS]
+                columns = column_arrays(unique, _JOB_COLUMNS)
                 async with driver_connection(conn) as raw:
                     stored = {r["uuid"] for r in await raw.fetch(_PG_JOB_INSERT, *columns)}
             else:

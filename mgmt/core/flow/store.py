@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mgmt.core.db import Database
 from mgmt.core.db.batch import GroupCommit
-from mgmt.core.db.driver import driver_connection
+from mgmt.core.db.driver import column_arrays, driver_connection
 from mgmt.core.errors import ErrorCode
 from mgmt.core.flow.models import ACTIVE_STATES, FlowRunRow, GcJobRow, GcState
 from mgmt.core.logging import get_logger
@@ -311,12 +311,12 @@ async def _pg_write(
     async with driver_connection(conn) as raw, raw.transaction():
         if creates:
             rows = [r.row_values() | _create_extra(r) for r in creates]
-            params = [[row[c] for row in rows] for c in _CREATE_COLUMNS]
+            params = column_arrays(rows, _CREATE_COLUMNS)
             stored = {rec["uuid"] for rec in await raw.fetch(_PG_BATCH_INSERT, *params)}
             ok.update((r.uuid, r.epoch, True) for r in creates if r.uuid in stored)
         if saves:
             rows = [r.row_values() for r in saves]
-            params = [[row[c] for row in rows] for c in _COLUMNS]
+            params = column_arrays(rows, _COLUMNS)
             ours = {rec["uuid"] for rec in await raw.fetch(_PG_BATCH_UPDATE, *params)}
             ok.update((r.uuid, r.epoch, False) for r in saves if r.uuid in ours)
     return ok

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import (
     JSON,
@@ -178,6 +179,8 @@ async def test_job_inserts_in_one_batch_the_same_job_twice_is_stored_once(db: Da
         assert sum(fresh) == 10
         assert {u for u, f in zip(wanted, fresh, strict=True) if f} == set(wanted)
         assert not await jobs.insert(job("job-3"))  # a later retry finds it stored
+        with pytest.raises(asyncpg.StringDataRightTruncationError):  # not cut short
+            await jobs.insert(job("job-long") | {"api": "x" * 200})
     finally:
         await jobs.close()
     async with db.session() as s:
