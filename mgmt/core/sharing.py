@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, String, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, caller_of
+from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, caller_of, not_found
 from mgmt.core.api.reads import Owners, ReadableResource, plain
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
@@ -89,7 +89,9 @@ class UnshareReply(Reply):
 class ShareResource(ApiRequest[ShareReply]):
     """Share one of your resources with accounts, or make it public (read access)."""
 
-    api = ApiSpec("create", "resource-shares", "ResourceShare", "Share a resource")
+    api = ApiSpec(
+        "create", "resource-shares", "ResourceShare", "Share a resource", new_resource=False
+    )
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"resourceUuid": "<zone uuid>", "resourceType": "Zone", "public": True}]
@@ -145,7 +147,7 @@ class SharingService:
         async with self._db.session() as s:
             owner = await self._owners.owner_of(s, rtype, uuid)
         if owner is None or not (caller.isAdmin or owner == caller.accountUuid):
-            raise PermanentError(error(ApiCodes.NOT_FOUND, f"{rtype} {uuid} not found"))
+            raise PermanentError(not_found(rtype, uuid))
         if not owner:
             raise PermanentError(
                 error(ApiCodes.INVALID_ARGUMENT, f"{rtype} has no owner to share from")

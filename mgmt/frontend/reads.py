@@ -20,7 +20,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from mgmt.core.api import ApiCodes, CallerContext
+from mgmt.core.api import ApiCodes, CallerContext, not_found
 from mgmt.core.api.reads import ReadableResource
 from mgmt.core.db import Database
 from mgmt.core.db.lookup import RowByKey
@@ -287,7 +287,7 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
             async with ctx.db.autocommit.connect() as conn:
                 row = await by_key.read(conn, uuid, caller)
                 if row is None:
-                    raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
+                    raise ApiHttpError(404, not_found(name, uuid))
                 async with AsyncSession(bind=conn) as s:
                     inventory = await resource.inventory(s, row)
             return _inventory_response(inventory)
@@ -300,10 +300,10 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
                 limit=1,
             )
         except QueryError as exc:  # an id that cannot be one (wrong type): no such resource
-            raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found")) from exc
+            raise ApiHttpError(404, not_found(name, uuid)) from exc
         async with ctx.db.read_session() as s:
             row = (await s.execute(plan.rows)).scalars().first()
             if row is None:
-                raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"{name} {uuid} not found"))
+                raise ApiHttpError(404, not_found(name, uuid))
             inventory = await resource.inventory(s, row)
         return _inventory_response(inventory)

@@ -11,6 +11,7 @@ with the result when it is ready within N seconds.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import re
 import uuid as uuidlib
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+import orjson
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -34,11 +36,13 @@ from mgmt.core.api import (
     body_fields,
     http_status,
     innermost_meaningful,
+    not_found,
 )
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database, utcnow
-from mgmt.core.errors import ErrorCode, error
+from mgmt.core.errors import ErrorCode, PermanentError, error
 from mgmt.core.logging import get_logger
+from mgmt.core.resource import UuidClaim, canonical_uuid, holder_of, uuid_taken
 from mgmt.core.ring import partition_of
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 
@@ -94,7 +98,7 @@ def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
         caller = await ctx.auth.caller(request)
         job = await _load_job(ctx.db, uuid)
         if job is None or not (caller.isAdmin or job.account_uuid == caller.accountUuid):
-            raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"no job {uuid}"))
+            raise ApiHttpError(404, not_found("ApiJob", uuid))
         return _job_response(job)
 
 
@@ -185,13 +189,23 @@ async def _submit(
         raise ApiHttpError(
             403, error(ApiCodes.PERMISSION_DENIED, f"{message.__name__} is admin-only")
         )
-    resource_uuid = path_uuid or data.get("resourceUuid") or str(uuidlib.uuid4())
-    await ctx.auth.authorize(caller, message.type_name(), resource_uuid)
     job_uuid = request.headers.get("x-job-uuid") or str(uuidlib.uuid4())
     if not _JOB_UUID.match(job_uuid):
         raise ApiHttpError(
-            400, error(ApiCodes.INVALID_ARGUMENT, "X-Job-UUID: 8-64 letters, digits or '-'")
+            400,
+            error(
+                ApiCodes.INVALID_ARGUMENT,
+                "X-Job-UUID: 8-64 letters, digits or '-'",
+                field="X-Job-UUID",
+            ),
         )
+    digest = request_digest(message, caller, path_uuid, data)  # what was sent, as sent
+    given = data.get("resourceUuid")
+    if spec.claims_uuid and given is not None:
+        given = data["resourceUuid"] = _canonical(given)
+        await _refuse_held(ctx.db, given, spec.resource, caller, job_uuid)
+    resource_uuid = path_uuid or given or str(uuidlib.uuid4())
+    await ctx.auth.authorize(caller, message.type_name(), resource_uuid)
     webhook = request.headers.get("x-web-hook")
     if webhook is not None and not _WEBHOOK.match(webhook):
         raise ApiHttpError(
@@ -206,10 +220,19 @@ async def _submit(
     msg = await msg.prepare()
     request.state.resource_uuid = msg.resourceUuid  # for the audit log
     job: _Job
-    job, fresh = await _create_job(ctx, msg, caller, job_uuid, webhook)
-    if job.api != message.type_name() or job.account_uuid != caller.accountUuid:
+    job, fresh = await _create_job(ctx, msg, caller, job_uuid, webhook, digest)
+    if (
+        job.api != message.type_name()
+        or job.account_uuid != caller.accountUuid
+        or (job.request_digest is not None and job.request_digest != digest)
+    ):
         raise ApiHttpError(
-            409, error(ApiCodes.CONFLICT, "X-Job-UUID already names another request")
+            409,
+            error(
+                ApiCodes.CONFLICT,
+                "X-Job-UUID: already names another request",
+                field="X-Job-UUID",
+            ),
         )
     if fresh:
         try:
@@ -222,12 +245,47 @@ async def _submit(
     return _job_response(job)
 
 
+def request_digest(
+    message: type[ApiRequest[Any]],
+    caller: CallerContext,
+    path_uuid: str | None,
+    data: dict[str, Any],
+) -> str:
+    """What a request asked, as a digest: the same request sent again has the same one.
+
+    Taken from the body as sent (before the server picks a UUID or hashes a password, both
+    of which differ on each try)."""
+    what = [message.type_name(), caller.accountUuid, caller.userUuid, path_uuid, data]
+    return hashlib.sha256(orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    try:
+        return canonical_uuid(str(value))
+    except PermanentError as exc:
+        raise ApiHttpError(400, exc.error) from None
+
+
+async def _refuse_held(
+    db: Database, uuid: str, resource_type: str, caller: CallerContext, job_uuid: str
+) -> None:
+    """409 at once for a create naming a UUID something else holds (the node checks again
+    in the create's transaction; this answers before a job exists or is audited)."""
+    async with db.read_session() as s:
+        held = await holder_of(s, uuid)
+    if held is not None and not UuidClaim(
+        uuid, resource_type, caller.accountUuid, job_uuid
+    ).matches(held):
+        raise ApiHttpError(409, uuid_taken(uuid).error)
+
+
 async def _create_job(
     ctx: WriteContext,
     msg: ApiRequest[Any],
     caller: CallerContext,
     job_uuid: str,
     webhook: str | None,
+    digest: str,
 ) -> tuple[_Job, bool]:
     now = utcnow()
     values: dict[str, Any] = {
@@ -239,12 +297,13 @@ async def _create_job(
         "state": JobState.PENDING,
         "message": msg.model_dump_json(),
         "webhook": webhook,
+        "request_digest": digest,
         "created_at": now,
         "updated_at": now,
         "expires_at": now + timedelta(seconds=ctx.job_retention),
     }
     if await ctx.jobs.insert(values):  # what was inserted, without reading it back
-        return _NewJob(job_uuid, values["api"], caller.accountUuid), True
+        return _NewJob(job_uuid, values["api"], caller.accountUuid, digest), True
     job = await _load_job(ctx.db, job_uuid)
     assert job is not None
     return job, False
@@ -260,6 +319,8 @@ class _Job(Protocol):
     @property
     def account_uuid(self) -> str: ...
     @property
+    def request_digest(self) -> str | None: ...
+    @property
     def state(self) -> str: ...
     @property
     def result(self) -> str | None: ...
@@ -272,6 +333,7 @@ class _NewJob:
     uuid: str
     api: str
     account_uuid: str
+    request_digest: str | None
     state: str = JobState.PENDING
     result: str | None = None
     error: str | None = None

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core import quota
-from mgmt.core.api import ApiCodes, CallerContext, caller_of
+from mgmt.core.api import ApiCodes, CallerContext, caller_of, not_found
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, CascadeDeleter
@@ -22,6 +22,8 @@ from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef, FlowEngine
 from mgmt.core.messages import Message
+from mgmt.core.resource import forget, insert_or_get
+from mgmt.core.resource.create import Check
 from mgmt.identity import inventories as inv
 from mgmt.identity.keys import key_secret, new_key_id
 from mgmt.identity.messages import (
@@ -63,7 +65,7 @@ from mgmt.identity.sessions import ADMIN_NAME
 
 
 def _not_found(what: str, uuid: str) -> PermanentError:
-    return PermanentError(error(ApiCodes.NOT_FOUND, f"{what} {uuid} not found", uuid=uuid))
+    return PermanentError(not_found(what, uuid))
 
 
 def _admin(caller: CallerContext) -> None:
@@ -78,16 +80,16 @@ async def _owned(s: AsyncSession, model: Any, uuid: str, caller: CallerContext, 
     return row
 
 
-async def _taken(s: AsyncSession, model: Any, uuid: str, **unique: str) -> Any:
-    """The row with this uuid (a redelivered create), else refuse a taken unique name."""
-    row = await s.get(model, uuid)
-    if row is not None:
-        return row
-    clauses = [getattr(model, k) == v for k, v in unique.items()]
-    if await s.scalar(select(model.uuid).where(*clauses)):
-        names = ", ".join(f"{k}={v}" for k, v in unique.items() if k != "account_uuid")
-        raise PermanentError(error(ApiCodes.CONFLICT, f"{names} is taken", field="name"))
-    return None
+def _unique(model: Any, **unique: str) -> Check:
+    """A create's check: refuse a name its scope already has."""
+
+    async def check(s: AsyncSession) -> None:
+        clauses = [getattr(model, k) == v for k, v in unique.items()]
+        if await s.scalar(select(model.uuid).where(*clauses)):
+            names = ", ".join(f"{k}={v}" for k, v in unique.items() if k != "account_uuid")
+            raise PermanentError(error(ApiCodes.CONFLICT, f"{names} is taken", field="name"))
+
+    return check
 
 
 class IdentityService:
@@ -127,19 +129,27 @@ class IdentityService:
     async def create_account(self, msg: CreateAccount, ctx: HandlerContext) -> AccountReply:
         _admin(caller_of(msg))
         now = utcnow()
+
+        def build(caller: CallerContext) -> AccountRow:
+            return AccountRow(
+                uuid=msg.resourceUuid,
+                name=msg.name,
+                type=AccountType(msg.type),
+                description=msg.description,
+                password_hash=msg.passwordHash or "",
+                created_at=now,
+                updated_at=now,
+            )
+
         async with self._db.session() as s, s.begin():
-            row = await _taken(s, AccountRow, msg.resourceUuid, name=msg.name)
-            if row is None:
-                row = AccountRow(
-                    uuid=msg.resourceUuid,
-                    name=msg.name,
-                    type=AccountType(msg.type),
-                    description=msg.description,
-                    password_hash=msg.passwordHash or "",
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(row)
+            row = await insert_or_get(
+                s,
+                AccountRow,
+                msg,
+                ctx,
+                build=build,
+                check=_unique(AccountRow, name=msg.name),
+            )
         return AccountReply(inventory=inv.account(row))
 
     async def update_account(self, msg: UpdateAccount, ctx: HandlerContext) -> AccountReply:
@@ -147,7 +157,7 @@ class IdentityService:
         async with self._db.session() as s, s.begin():
             row = await s.get(AccountRow, msg.resourceUuid)
             if row is None or not (caller.isAdmin or row.uuid == caller.accountUuid):
-                raise _not_found("account", msg.resourceUuid)
+                raise _not_found("Account", msg.resourceUuid)
             if caller.userUuid is not None and not caller.isAdmin:
                 raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "users cannot do this"))
             if msg.passwordHash is not None:
@@ -162,7 +172,7 @@ class IdentityService:
         async with self._db.session() as s:
             row = await s.get(AccountRow, msg.resourceUuid)
         if row is None:
-            raise _not_found("account", msg.resourceUuid)
+            raise _not_found("Account", msg.resourceUuid)
         if row.name == ADMIN_NAME:
             raise PermanentError(error(ApiCodes.CONFLICT, "the admin account cannot be deleted"))
         return await self._delete("Account", msg.resourceUuid, msg.deleteMode, msg.jobUuid, ctx)
@@ -171,7 +181,7 @@ class IdentityService:
         _admin(caller_of(msg))
         async with self._db.session() as s, s.begin():
             if await s.get(AccountRow, msg.resourceUuid) is None:
-                raise _not_found("account", msg.resourceUuid)
+                raise _not_found("Account", msg.resourceUuid)
             row = await quota.set_limit(s, msg.resourceUuid, msg.name, msg.value)
         return QuotaReply(
             inventory=QuotaInventory(
@@ -184,51 +194,63 @@ class IdentityService:
     async def create_user(self, msg: CreateUser, ctx: HandlerContext) -> UserReply:
         caller = caller_of(msg)
         now = utcnow()
-        async with self._db.session() as s, s.begin():
-            row = await _taken(
-                s, UserRow, msg.resourceUuid, account_uuid=caller.accountUuid, name=msg.name
+
+        def build(caller: CallerContext) -> UserRow:
+            return UserRow(
+                uuid=msg.resourceUuid,
+                account_uuid=caller.accountUuid,
+                name=msg.name,
+                description=msg.description,
+                password_hash=msg.passwordHash or "",
+                created_at=now,
+                updated_at=now,
             )
-            if row is None:
-                row = UserRow(
-                    uuid=msg.resourceUuid,
-                    account_uuid=caller.accountUuid,
-                    name=msg.name,
-                    description=msg.description,
-                    password_hash=msg.passwordHash or "",
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(row)
+
+        async with self._db.session() as s, s.begin():
+            row = await insert_or_get(
+                s,
+                UserRow,
+                msg,
+                ctx,
+                build=build,
+                check=_unique(UserRow, account_uuid=caller.accountUuid, name=msg.name),
+            )
         return UserReply(inventory=inv.user(row))
 
     async def delete_user(self, msg: DeleteUser, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s:
-            await _owned(s, UserRow, msg.resourceUuid, caller_of(msg), "user")
+            await _owned(s, UserRow, msg.resourceUuid, caller_of(msg), "User")
         return await self._delete("User", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
 
     async def create_group(self, msg: CreateUserGroup, ctx: HandlerContext) -> GroupReply:
         caller = caller_of(msg)
         now = utcnow()
-        async with self._db.session() as s, s.begin():
-            row = await _taken(
-                s, GroupRow, msg.resourceUuid, account_uuid=caller.accountUuid, name=msg.name
+
+        def build(caller: CallerContext) -> GroupRow:
+            return GroupRow(
+                uuid=msg.resourceUuid,
+                account_uuid=caller.accountUuid,
+                name=msg.name,
+                description=msg.description,
+                created_at=now,
+                updated_at=now,
             )
-            if row is None:
-                row = GroupRow(
-                    uuid=msg.resourceUuid,
-                    account_uuid=caller.accountUuid,
-                    name=msg.name,
-                    description=msg.description,
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(row)
+
+        async with self._db.session() as s, s.begin():
+            row = await insert_or_get(
+                s,
+                GroupRow,
+                msg,
+                ctx,
+                build=build,
+                check=_unique(GroupRow, account_uuid=caller.accountUuid, name=msg.name),
+            )
             return GroupReply(inventory=await inv.group(s, row))
 
     async def add_user(self, msg: AddUserToGroup, ctx: HandlerContext) -> GroupReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            group = await _owned(s, GroupRow, msg.resourceUuid, caller, "user group")
+            group = await _owned(s, GroupRow, msg.resourceUuid, caller, "UserGroup")
             user = await s.get(UserRow, msg.userUuid)
             if user is None or user.account_uuid != group.account_uuid:
                 raise PermanentError(
@@ -241,33 +263,33 @@ class IdentityService:
 
     async def delete_group(self, msg: DeleteUserGroup, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s:
-            await _owned(s, GroupRow, msg.resourceUuid, caller_of(msg), "user group")
+            await _owned(s, GroupRow, msg.resourceUuid, caller_of(msg), "UserGroup")
         return await self._delete("UserGroup", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
 
     # -- policies and access keys -----------------------------------------------------------
 
     async def create_policy(self, msg: CreatePolicy, ctx: HandlerContext) -> PolicyReply:
-        caller = caller_of(msg)
         now = utcnow()
+
+        def build(caller: CallerContext) -> PolicyRow:
+            return PolicyRow(
+                uuid=msg.resourceUuid,
+                account_uuid=caller.accountUuid,
+                name=msg.name,
+                description=msg.description,
+                statements=json.dumps([st.model_dump() for st in msg.statements]),
+                created_at=now,
+                updated_at=now,
+            )
+
         async with self._db.session() as s, s.begin():
-            row = await s.get(PolicyRow, msg.resourceUuid)
-            if row is None:
-                row = PolicyRow(
-                    uuid=msg.resourceUuid,
-                    account_uuid=caller.accountUuid,
-                    name=msg.name,
-                    description=msg.description,
-                    statements=json.dumps([st.model_dump() for st in msg.statements]),
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(row)
+            row = await insert_or_get(s, PolicyRow, msg, ctx, build=build)
             return PolicyReply(inventory=await inv.policy(s, row))
 
     async def attach(self, msg: AttachPolicy, ctx: HandlerContext) -> PolicyReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "policy")
+            policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "Policy")
             principal: UserRow | GroupRow | None = await s.get(UserRow, msg.principalUuid)
             if principal is None:
                 principal = await s.get(GroupRow, msg.principalUuid)
@@ -289,7 +311,7 @@ class IdentityService:
     async def detach(self, msg: DetachPolicy, ctx: HandlerContext) -> PolicyReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "policy")
+            policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "Policy")
             await s.execute(
                 delete(PolicyAttachmentRow).where(
                     PolicyAttachmentRow.policy_uuid == policy.uuid,
@@ -300,32 +322,33 @@ class IdentityService:
 
     async def delete_policy(self, msg: DeletePolicy, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s:
-            await _owned(s, PolicyRow, msg.resourceUuid, caller_of(msg), "policy")
+            await _owned(s, PolicyRow, msg.resourceUuid, caller_of(msg), "Policy")
         return await self._delete("Policy", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
 
     async def create_key(self, msg: CreateAccessKey, ctx: HandlerContext) -> AccessKeyReply:
-        caller = caller_of(msg)
         now = utcnow()
+
+        def build(caller: CallerContext) -> AccessKeyRow:
+            return AccessKeyRow(
+                uuid=msg.resourceUuid,
+                key_id=new_key_id(),
+                account_uuid=caller.accountUuid,
+                user_uuid=caller.userUuid,
+                state="Enabled",
+                created_at=now,
+            )
+
         async with self._db.session() as s, s.begin():
-            row = await s.get(AccessKeyRow, msg.resourceUuid)
-            if row is None:
-                row = AccessKeyRow(
-                    uuid=msg.resourceUuid,
-                    key_id=new_key_id(),
-                    account_uuid=caller.accountUuid,
-                    user_uuid=caller.userUuid,
-                    state="Enabled",
-                    created_at=now,
-                )
-                s.add(row)
+            row = await insert_or_get(s, AccessKeyRow, msg, ctx, build=build)
         # derived, never stored: a redelivered create answers the same job with the same one
         secret = key_secret(await self._master_key(), row.key_id)
         return AccessKeyReply(inventory=inv.access_key(row), keySecret=secret)
 
     async def delete_key(self, msg: DeleteAccessKey, ctx: HandlerContext) -> DeleteReply:
         async with self._db.session() as s, s.begin():
-            row = await _owned(s, AccessKeyRow, msg.resourceUuid, caller_of(msg), "access key")
+            row = await _owned(s, AccessKeyRow, msg.resourceUuid, caller_of(msg), "AccessKey")
             await s.delete(row)
+            await forget(s, [row.uuid])
         return DeleteReply(deleted=["AccessKey"])
 
     async def _delete(

@@ -22,6 +22,7 @@ from mgmt.core.db import Database
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.gconfig import GlobalConfigDef
 from mgmt.core.logging import get_logger
+from mgmt.core.resource import ResourceUuidRow
 from mgmt.identity.models import AccountRow, AccountType, SessionRow, UserRow
 from mgmt.identity.passwords import hash_password, verify_password
 
@@ -201,11 +202,12 @@ async def bootstrap_admin(db: Database, password: str | None) -> str | None:
         password = generated = secrets.token_urlsafe(12)
     now = await db.now()
     insert = postgresql.insert if db.is_postgres else sqlite.insert
+    admin_uuid = str(uuid.uuid4())
     async with db.session() as s, s.begin():
         result = await s.execute(
             insert(AccountRow)
             .values(
-                uuid=str(uuid.uuid4()),
+                uuid=admin_uuid,
                 name=ADMIN_NAME,
                 type=AccountType.ADMIN,
                 description="created on first start",
@@ -215,6 +217,16 @@ async def bootstrap_admin(db: Database, password: str | None) -> str | None:
             )
             .on_conflict_do_nothing(index_elements=["name"])
         )
+        if getattr(result, "rowcount", 0):  # its UUID is held like any resource's
+            s.add(
+                ResourceUuidRow(
+                    uuid=admin_uuid,
+                    resource_type="Account",
+                    owner_account_uuid=admin_uuid,
+                    job_uuid="bootstrap",
+                    created_at=now,
+                )
+            )
     if not getattr(result, "rowcount", 0):
         return None  # another node won the race
     log.info("identity.admin_created")

@@ -38,7 +38,7 @@ class CreateWebHook(ApiRequest[WebHookReply]):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"name": "audit", "url": "https://example.com/hook", "events": "resource/*/*"}
+                {"name": "audit", "url": "http://127.0.0.1:8080/hook", "events": "resource/*/*"}
             ]
         }
     )

@@ -17,16 +17,17 @@ from fnmatch import fnmatchcase
 import httpx
 from sqlalchemy import or_, select
 
-from mgmt.core.api import ApiCodes, caller_of
+from mgmt.core.api import CallerContext, caller_of, not_found
 from mgmt.core.api.delivery import post_with_retries
 from mgmt.core.api.reads import ReadableResource, plain
 from mgmt.core.bus import Bus, Consumer, HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import Database, utcnow
-from mgmt.core.errors import PermanentError, error
+from mgmt.core.errors import PermanentError
 from mgmt.core.events import ResourceEvent
 from mgmt.core.messages import Message
 from mgmt.core.query import QueryableResource
+from mgmt.core.resource import forget, insert_or_get
 from mgmt.webhook.messages import (
     CreateWebHook,
     DeleteWebHook,
@@ -63,21 +64,21 @@ class WebHookService:
         return {CreateWebHook: self.create, DeleteWebHook: self.delete}
 
     async def create(self, msg: CreateWebHook, ctx: HandlerContext) -> WebHookReply:
-        caller = caller_of(msg)
         now = utcnow()
+
+        def build(caller: CallerContext) -> WebHookRow:
+            return WebHookRow(
+                uuid=msg.resourceUuid,
+                account_uuid=caller.accountUuid,
+                name=msg.name,
+                url=msg.url,
+                events=msg.events,
+                all_accounts=caller.isAdmin,
+                created_at=now,
+            )
+
         async with self._db.session() as s, s.begin():
-            row = await s.get(WebHookRow, msg.resourceUuid)
-            if row is None:
-                row = WebHookRow(
-                    uuid=msg.resourceUuid,
-                    account_uuid=caller.accountUuid,
-                    name=msg.name,
-                    url=msg.url,
-                    events=msg.events,
-                    all_accounts=caller.isAdmin,
-                    created_at=now,
-                )
-                s.add(row)
+            row = await insert_or_get(s, WebHookRow, msg, ctx, build=build)
         secret = hook_secret(await self._master_key(), row.uuid)
         return WebHookReply(inventory=inventory(row), secret=secret)
 
@@ -86,8 +87,9 @@ class WebHookService:
         async with self._db.session() as s, s.begin():
             row = await s.get(WebHookRow, msg.resourceUuid)
             if row is None or not (caller.isAdmin or row.account_uuid == caller.accountUuid):
-                raise PermanentError(error(ApiCodes.NOT_FOUND, f"web-hook {msg.resourceUuid}"))
+                raise PermanentError(not_found("WebHook", msg.resourceUuid))
             await s.delete(row)
+            await forget(s, [row.uuid])
         return WebHookDeleted(deleted=["WebHook"])
 
 

@@ -11,8 +11,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.core import quota
-from mgmt.core.api import ApiCodes, CallerContext, caller_of
+from mgmt.core.api import ApiCodes, CallerContext, caller_of, not_found
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, CascadeDeleter
@@ -20,6 +19,7 @@ from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef, FlowEngine
 from mgmt.core.messages import Message
+from mgmt.core.resource import insert_or_get
 from mgmt.zone.messages import (
     ClusterInventory,
     ClusterReply,
@@ -69,7 +69,7 @@ async def _visible(
 ) -> Row:
     row = await s.get(model, uuid)
     if row is None or not (caller.isAdmin or row.owner_account_uuid == caller.accountUuid):
-        raise PermanentError(error(ApiCodes.NOT_FOUND, f"{what} {uuid} not found", uuid=uuid))
+        raise PermanentError(not_found(what, uuid))
     return row
 
 
@@ -89,42 +89,53 @@ class ZoneService:
         }
 
     async def create_zone(self, msg: CreateZone, ctx: HandlerContext) -> ZoneReply:
-        caller = caller_of(msg)
         now = utcnow()
+
+        def build(caller: CallerContext) -> ZoneRow:
+            return ZoneRow(
+                uuid=msg.resourceUuid,
+                name=msg.name,
+                description=msg.description,
+                state="Enabled",
+                owner_account_uuid=caller.accountUuid,
+                created_at=now,
+                updated_at=now,
+            )
+
         async with self._db.session() as s, s.begin():
-            row = await s.get(ZoneRow, msg.resourceUuid)
-            if row is None:
-                await quota.consume(s, caller.accountUuid, "zone.num", is_admin=caller.isAdmin)
-                row = ZoneRow(
-                    uuid=msg.resourceUuid,
-                    name=msg.name,
-                    description=msg.description,
-                    state="Enabled",
-                    owner_account_uuid=caller.accountUuid,
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(row)
-            elif row.owner_account_uuid != caller.accountUuid:
-                raise PermanentError(error(ApiCodes.CONFLICT, "resourceUuid is taken"))
+            row = await insert_or_get(s, ZoneRow, msg, ctx, build=build, quota_name="zone.num")
         return ZoneReply(inventory=zone_inventory(row))
 
     async def update_zone(self, msg: UpdateZone, ctx: HandlerContext) -> ZoneReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            row = await _visible(s, ZoneRow, msg.resourceUuid, caller, what="zone")
+            row = await _visible(s, ZoneRow, msg.resourceUuid, caller, what="Zone")
             _apply(row, msg.name, msg.description, msg.state)
             row.updated_at = utcnow()
         return ZoneReply(inventory=zone_inventory(row))
 
     async def delete_zone(self, msg: DeleteZone, ctx: HandlerContext) -> DeletedReply:
         async with self._db.session() as s:
-            await _visible(s, ZoneRow, msg.resourceUuid, caller_of(msg), what="zone")
+            await _visible(s, ZoneRow, msg.resourceUuid, caller_of(msg), what="Zone")
         return await self._delete("Zone", msg.resourceUuid, msg.deleteMode, msg.jobUuid, ctx)
 
     async def create_cluster(self, msg: CreateCluster, ctx: HandlerContext) -> ClusterReply:
         caller = caller_of(msg)
         now = utcnow()
+
+        def build(caller: CallerContext) -> ClusterRow:
+            return ClusterRow(
+                uuid=msg.resourceUuid,
+                name=msg.name,
+                description=msg.description,
+                state="Enabled",
+                hypervisor_type=msg.hypervisorType,
+                zone_uuid=msg.zoneUuid,
+                owner_account_uuid=caller.accountUuid,
+                created_at=now,
+                updated_at=now,
+            )
+
         async with self._db.session() as s, s.begin():
             zone = await s.get(ZoneRow, msg.zoneUuid)
             if zone is None or not (
@@ -133,40 +144,31 @@ class ZoneService:
                 raise PermanentError(
                     error(
                         ApiCodes.INVALID_ARGUMENT,
-                        f"zoneUuid: no zone {msg.zoneUuid}",
+                        f"zoneUuid: zone {msg.zoneUuid} not found",
                         field="zoneUuid",
                     )
                 )
-            row = await s.get(ClusterRow, msg.resourceUuid)
-            if row is None:
-                await quota.consume(s, caller.accountUuid, "cluster.num", is_admin=caller.isAdmin)
-                row = ClusterRow(
-                    uuid=msg.resourceUuid,
-                    name=msg.name,
-                    description=msg.description,
-                    state="Enabled",
-                    hypervisor_type=msg.hypervisorType,
-                    zone_uuid=msg.zoneUuid,
-                    owner_account_uuid=caller.accountUuid,
-                    created_at=now,
-                    updated_at=now,
-                )
-                s.add(row)
-            elif row.owner_account_uuid != caller.accountUuid:
-                raise PermanentError(error(ApiCodes.CONFLICT, "resourceUuid is taken"))
+            row = await insert_or_get(
+                s,
+                ClusterRow,
+                msg,
+                ctx,
+                build=build,
+                quota_name="cluster.num",
+            )
         return ClusterReply(inventory=cluster_inventory(row))
 
     async def update_cluster(self, msg: UpdateCluster, ctx: HandlerContext) -> ClusterReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            row = await _visible(s, ClusterRow, msg.resourceUuid, caller, what="cluster")
+            row = await _visible(s, ClusterRow, msg.resourceUuid, caller, what="Cluster")
             _apply(row, msg.name, msg.description, msg.state)
             row.updated_at = utcnow()
         return ClusterReply(inventory=cluster_inventory(row))
 
     async def delete_cluster(self, msg: DeleteCluster, ctx: HandlerContext) -> DeletedReply:
         async with self._db.session() as s:
-            await _visible(s, ClusterRow, msg.resourceUuid, caller_of(msg), what="cluster")
+            await _visible(s, ClusterRow, msg.resourceUuid, caller_of(msg), what="Cluster")
         return await self._delete("Cluster", msg.resourceUuid, msg.deleteMode, msg.jobUuid, ctx)
 
     async def _delete(

@@ -11,6 +11,7 @@ from mgmt.core.api.spec import (
     caller_of,
     http_status,
     innermost_meaningful,
+    not_found,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "caller_of",
     "http_status",
     "innermost_meaningful",
+    "not_found",
 ]

@@ -58,6 +58,9 @@ class ApiJobRow(Base):
     result: Mapped[str | None] = mapped_column(Text, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     webhook: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: sha-256 of what was asked (API, caller, path, body as sent): a reused X-Job-UUID
+    #: with another request is refused rather than answered with this job
+    request_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
@@ -65,7 +68,7 @@ class ApiJobRow(Base):
 
 _JOB_COLUMNS = (
     "uuid", "api", "resource_uuid", "partition", "account_uuid", "state", "message",
-    "webhook", "created_at", "updated_at", "expires_at",
+    "webhook", "request_digest", "created_at", "updated_at", "expires_at",
 )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ job handling from it; nothing else is written per API. The frontend fills in ``c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -47,10 +48,19 @@ class ApiSpec:
     summary: str
     action: str | None = None
     admin_only: bool = False
+    #: a create whose ``resourceUuid`` is the new resource's (claimed, so it must be a
+    #: UUID no resource holds); False for a create that adds something to the existing
+    #: resource ``resourceUuid`` names (a tag, a share)
+    new_resource: bool = True
 
     def __post_init__(self) -> None:
         if (self.kind == "action") != (self.action is not None):
             raise ValueError("an action names its action; other kinds do not")
+
+    @property
+    def claims_uuid(self) -> bool:
+        """Does this API create a resource under the ``resourceUuid`` it is given?"""
+        return self.kind == "create" and self.new_resource
 
     @property
     def method(self) -> str:
@@ -129,6 +139,20 @@ _STATUS = {
     "GCONF.1002": 404,
     "CASCADE.1001": 409,
 }
+
+
+def not_found(resource_type: str, uuid: str, *, field: str | None = None) -> ErrorCode:
+    """The one wording of a 404 in every API: ``user group 1f0… not found`` for type
+    ``UserGroup``. Something another account owns is reported the same way."""
+    extra: dict[str, Any] = {"uuid": uuid}
+    if field is not None:
+        extra["field"] = field
+    prefix = f"{field}: " if field else ""
+    what = _CAMEL.sub(" ", resource_type).lower()
+    return error(ApiCodes.NOT_FOUND, f"{prefix}{what} {uuid} not found", **extra)
+
+
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def caller_of(msg: Any) -> CallerContext:

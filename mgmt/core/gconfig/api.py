@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext
+from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext, not_found
 from mgmt.core.api.reads import ReadableResource, plain
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.gconfig.messages import GlobalConfigInventory, UpdateGlobalConfigReply
@@ -30,9 +30,7 @@ class UpdateGlobalConfigValue(ApiRequest[UpdateGlobalConfigReply]):
         """(category, name) from the path id ``<category>.<name>``."""
         category, _, name = self.resourceUuid.partition(".")
         if not category or not name:
-            raise PermanentError(
-                error(ApiCodes.NOT_FOUND, f"no global config {self.resourceUuid!r}")
-            )
+            raise PermanentError(not_found("GlobalConfig", self.resourceUuid))
         if not isinstance(self.caller, CallerContext) or not self.caller.isAdmin:
             raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "admin only"))
         return category, name

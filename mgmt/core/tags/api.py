@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext, caller_of
+from mgmt.core.api import ApiRequest, ApiSpec, CallerContext, caller_of, not_found
 from mgmt.core.api.reads import Owners, ReadableResource, plain
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
@@ -33,7 +33,7 @@ _NS = uuidlib.UUID("7d3c8f0e-4a39-4f53-9f2b-3d2f0b8a9c41")
 class AddSystemTag(ApiRequest[TagReply]):
     """Add a system tag (a typed pattern such as `hostname::web-1`) to one of your resources."""
 
-    api = ApiSpec("create", "system-tags", "SystemTag", "Add a system tag")
+    api = ApiSpec("create", "system-tags", "SystemTag", "Add a system tag", new_resource=False)
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -50,7 +50,7 @@ class AddSystemTag(ApiRequest[TagReply]):
 class AddUserTag(ApiRequest[TagReply]):
     """Add a free-text user tag to one of your resources."""
 
-    api = ApiSpec("create", "user-tags", "UserTag", "Add a user tag")
+    api = ApiSpec("create", "user-tags", "UserTag", "Add a user tag", new_resource=False)
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [{"resourceUuid": "<zone uuid>", "resourceType": "Zone", "tag": "team-a"}]
@@ -86,9 +86,7 @@ class TagApiService:
         async with self._db.session() as s:
             owner = await self._owners.owner_of(s, rtype, resource)
         if owner is None or not (caller.isAdmin or owner == caller.accountUuid):
-            raise PermanentError(
-                error(ApiCodes.NOT_FOUND, f"{field}: no {rtype} {resource}", field=field)
-            )
+            raise PermanentError(not_found(rtype, resource, field=field))
         return caller
 
     async def add_system(self, msg: AddSystemTag, ctx: HandlerContext) -> TagReply:
@@ -124,7 +122,7 @@ class TagApiService:
         async with self._db.session() as s:
             row = await s.get(TagRow, msg.resourceUuid)
         if row is None:
-            raise PermanentError(error(ApiCodes.NOT_FOUND, f"no tag {msg.resourceUuid}"))
+            raise PermanentError(not_found("Tag", msg.resourceUuid))
         caller = await self._check(msg, row.resource_type, row.resource_uuid, field="uuid")
         async with self._db.session() as s, s.begin():
             await self._tags.delete_tag(s, msg.resourceUuid, is_admin=caller.isAdmin)
