@@ -1,9 +1,13 @@
-"""Composition root: the explicit list of services and plugins, and how a node is put together.
+"""Composition root: the explicit list of service modules, and how a process is put together.
 
-Adding a service means adding it here (its handlers, continuations, partition listeners,
-flows and models); adding an in-tree plugin means adding it to ``in_tree_plugins``. Nothing
-registers itself at import time. External plugins come from the ``zcloud.plugins``
-entry-point group and from ``ZCLOUD_PLUGINS``; a bad one fails start-up with its name.
+Adding a service means adding its ``ServiceModule`` to ``MODULES``; everything else it
+brings (API messages, resource types, handlers, flows, plugins, listeners, configs, tag
+patterns, quotas, error statuses) comes from the module. Nothing registers itself at import
+time. External plugins come from the ``zcloud.plugins`` entry-point group and from
+``ZCLOUD_PLUGINS``; a bad one fails start-up with its name.
+
+Wiring order cannot matter: every shared part (``NodeParts``) is built before any module's
+factory runs, and handlers, flows and listeners are all registered before the node starts.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from mgmt.core import membership as _membership_models  # noqa: F401
 from mgmt.core import quota as _quota_models  # noqa: F401
 from mgmt.core.agenttasks import AgentClient, AgentTaskService
 
-# Every service's models, so that Base.metadata is complete wherever this root is imported.
+# The core's own tables, so that Base.metadata is complete wherever this root is imported
+# (services' tables come with their modules).
 from mgmt.core.agenttasks import models as _agenttask_models  # noqa: F401
 from mgmt.core.api import ApiJobInserts, ApiJobService, ApiJobSweeper, ApiRequest
 from mgmt.core.api import ApiJobRow as _ApiJobRow  # noqa: F401
@@ -45,48 +50,42 @@ from mgmt.core.flow import models as _flow_models  # noqa: F401
 from mgmt.core.flow.points import FLOW_INSERTIONS, FLOW_OBSERVERS
 from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
 from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
-from mgmt.core.gconfig.api import UpdateGlobalConfigValue
-from mgmt.core.gconfig.api import readables as gconfig_readables
 from mgmt.core.metrics import BusMetrics
+from mgmt.core.module import BaseParts, Modules, NodeParts, Runner
+from mgmt.core.modules import GLOBAL_CONFIG, SHARING, TAGS
 from mgmt.core.node import NodeRuntime
-from mgmt.core.plugins import ExtensionPoint, Plugin, PluginError, PluginRegistry, load_external
+from mgmt.core.plugins import (
+    Extension,
+    ExtensionPoint,
+    Plugin,
+    PluginError,
+    PluginRegistry,
+    load_external,
+)
 from mgmt.core.query import QueryRegistry
-from mgmt.core.service import Service
-from mgmt.core.sharing import API_MESSAGES as SHARING_APIS
-from mgmt.core.sharing import SharingService
-from mgmt.core.sharing import readables as sharing_readables
+from mgmt.core.resource import ResourceTypes
+from mgmt.core.resource import uuids as _uuid_models  # noqa: F401
+from mgmt.core.service import FlowOwner, TaskOwner
 from mgmt.core.tags import TagRegistry, TagService
 from mgmt.core.tags import models as _tag_models  # noqa: F401
-from mgmt.core.tags.api import API_MESSAGES as TAG_APIS
-from mgmt.core.tags.api import TagApiService, TagsOnCreate
-from mgmt.core.tags.api import readables as tag_readables
+from mgmt.core.tags.api import TagsOnCreate
 from mgmt.core.tags.cascade import TagCascadeObserver
 from mgmt.diag import models as _diag_models  # noqa: F401
-from mgmt.diag.flows import COUNTER_STEP_TAG, DIAG_CONFIGS
-from mgmt.diag.handlers import DiagService
-from mgmt.diag.plugin import DiagPlugin
-from mgmt.frontend.audit import AuditWriter, audit_readable
+from mgmt.diag.module import MODULE as DIAG
+from mgmt.frontend.audit import MODULE as AUDIT
+from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
-from mgmt.identity import API_MESSAGES as IDENTITY_APIS
-from mgmt.identity import models as _identity_models  # noqa: F401
-from mgmt.identity.handlers import IdentityService
 from mgmt.identity.keys import deployment_secret
-from mgmt.identity.plugin import IdentityPlugin
-from mgmt.identity.queries import readables as identity_readables
-from mgmt.identity.sessions import IDENTITY_CONFIGS, Sessions, bootstrap_admin
+from mgmt.identity.module import MODULE as IDENTITY
+from mgmt.identity.sessions import Sessions, bootstrap_admin
 from mgmt.settings import Settings
-from mgmt.webhook import API_MESSAGES as WEBHOOK_APIS
-from mgmt.webhook import models as _webhook_models  # noqa: F401
-from mgmt.webhook.plugin import WebHookPlugin
-from mgmt.webhook.service import WebHookDispatcher, WebHookService
-from mgmt.webhook.service import readables as webhook_readables
-from mgmt.zone import API_MESSAGES as ZONE_APIS
-from mgmt.zone import models as _zone_models  # noqa: F401
-from mgmt.zone.handlers import ZoneService
-from mgmt.zone.plugin import ZonePlugin
-from mgmt.zone.queries import readables as zone_readables
+from mgmt.webhook.module import MODULE as WEBHOOK
+from mgmt.zone.module import MODULE as ZONE
+
+#: Every service of the management node, once.
+MODULES = Modules((TAGS, SHARING, GLOBAL_CONFIG, AUDIT, IDENTITY, ZONE, WEBHOOK, DIAG))
 
 #: Every extension point of the management node, by the service that owns it.
 EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
@@ -96,25 +95,13 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     CASCADE_OBSERVERS,
 )
 
-
 #: Every API message: the REST API is derived from these.
-API_MESSAGES: tuple[type[ApiRequest[Any]], ...] = (
-    *IDENTITY_APIS,
-    *ZONE_APIS,
-    *WEBHOOK_APIS,
-    *TAG_APIS,
-    *SHARING_APIS,
-    UpdateGlobalConfigValue,
-)
+API_MESSAGES: tuple[type[ApiRequest[Any]], ...] = MODULES.apis
 
 
 def tag_registry() -> TagRegistry:
     """Every system tag pattern (nodes and frontends use the same set)."""
-    return TagRegistry([COUNTER_STEP_TAG])
-
-
-#: Every global config: nodes and frontends register the same set.
-GLOBAL_CONFIGS = (*DIAG_CONFIGS, *IDENTITY_CONFIGS)
+    return TagRegistry(MODULES.tag_patterns)
 
 
 def master_key(db: Database, settings: Settings) -> Callable[[], Awaitable[bytes]]:
@@ -160,6 +147,23 @@ def configured_plugins(settings: Settings) -> list[Plugin]:
     return plugins
 
 
+class ResourceCascades:
+    """The in-tree plugin that gives every declared resource type its cascade."""
+
+    name = "resources"
+
+    def __init__(self, types: ResourceTypes) -> None:
+        self._types = types
+
+    def extensions(self) -> Sequence[Extension]:
+        return [Extension(CASCADE_RESOURCES, c, type=c.type_name) for c in self._types.cascades()]
+
+
+def readables(tags: TagService, db: Database) -> list[ReadableResource]:
+    """Every resource the REST API reads (and queries, and ZQL)."""
+    return MODULES.readables(BaseParts(db, tags))
+
+
 @dataclass
 class ManagementNode:
     """Everything one management node runs, wired; ``start``/``stop`` in the right order."""
@@ -178,7 +182,7 @@ class ManagementNode:
     plugins: PluginRegistry
     jobs: ApiJobSweeper
     job_webhooks: JobWebhooks
-    dispatcher: WebHookDispatcher
+    runners: Sequence[Runner]
 
     async def start(self) -> None:
         generated = await bootstrap_admin(
@@ -191,10 +195,12 @@ class ManagementNode:
             print(f"zcloud: created account 'admin' with password: {generated}", flush=True)
         await self.runtime.start()
         await self.gconfig.start()
-        await self.dispatcher.start(self.runtime.bus)
+        for runner in self.runners:
+            await runner.start()
 
     async def stop(self) -> None:
-        await self.dispatcher.stop()
+        for runner in reversed(self.runners):
+            await runner.stop()
         await self.runtime.stop()
         await self.jobs.stop()
         await self.job_webhooks.stop()
@@ -216,6 +222,16 @@ def build_node(
 ) -> ManagementNode:
     registry = registry or CollectorRegistry()
     metrics = BusMetrics(registry)
+    table = HandlerTable()
+    runtime = NodeRuntime(
+        settings,
+        db,
+        transport,
+        table,
+        metrics,
+        address=f"http://{settings.mgmt_host}:{settings.mgmt_port}",
+        lease_db=Database(settings.db_url, pool_size=2),
+    )
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=200))
     tasks = AgentTaskService(db, settings.node_id, http=http, poll_after=settings.agent_poll_after)
     agents = AgentClient(
@@ -230,21 +246,22 @@ def build_node(
     tags = TagService(db, tag_registry())
     gconfig = GlobalConfigService(
         db,
-        GlobalConfigRegistry(GLOBAL_CONFIGS),
+        GlobalConfigRegistry(MODULES.global_configs),
+        runtime.bus,
         poll_interval=settings.gconfig_poll_interval,
         metrics=registry,
     )
+    types = MODULES.types()
+    base = BaseParts(db, tags)
 
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
-    in_tree_plugins: list[Plugin] = [
-        DiagPlugin(db),
+    in_tree: list[Plugin] = [
+        ResourceCascades(types),
         TagCascadeObserver.plugin(tags),
-        IdentityPlugin(),
-        ZonePlugin(),
-        WebHookPlugin(),
+        *(p for m in MODULES.modules for p in m.plugins(base)),
     ]
-    for plugin in [*in_tree_plugins, *configured_plugins(settings), *extra_plugins]:
+    for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:
         plugins.register(plugin)
 
     flow_registry = FlowRegistry()
@@ -257,6 +274,7 @@ def build_node(
         metrics=flow_metrics,
         observers=plugins.observers(FLOW_OBSERVERS),
     )
+    engine.bind_members(lambda: runtime.membership.members)
     graph = CascadeGraph(
         [plugins.strategy(CASCADE_RESOURCES, t) for t in plugins.strategy_types(CASCADE_RESOURCES)],
         plugins.observers(CASCADE_OBSERVERS),
@@ -264,52 +282,61 @@ def build_node(
     insertions = [i for ext in plugins.observers(FLOW_INSERTIONS) for i in ext.flow_insertions()]
     cascade = flow_registry.add(cascade_flow(db, graph), insertions)
 
-    diag = DiagService(db, agents, engine=engine, tags=tags, gconfig=gconfig, cascade=cascade)
-    for flow in diag.flows():
-        flow_registry.add(flow, insertions)
-    zones = ZoneService(db, engine, cascade)
-    secrets = master_key(db, settings)
-    identity = IdentityService(db, engine, cascade, secrets)
-    webhooks = WebHookService(db, secrets)
-    owners = Owners(readables(tags))
-    tag_api = TagApiService(db, tags, owners)
-    sharing = SharingService(db, owners)
-    services: list[Service] = [
-        *(tasks, diag, tags, gconfig, identity, zones, webhooks, tag_api, sharing)
-    ]
-    for kind, continuation in diag.continuations().items():
-        tasks.add_continuation(kind, continuation)
+    parts = NodeParts(
+        settings=settings,
+        db=db,
+        bus=runtime.bus,
+        http=http,
+        engine=engine,
+        cascade=cascade,
+        tags=tags,
+        gconfig=gconfig,
+        tasks=tasks,
+        agents=agents,
+        master_key=master_key(db, settings),
+        types=types,
+        owners=Owners(readables(tags, db)),
+        quotas=MODULES.quotas(),
+    )
 
     job_webhooks = JobWebhooks(http)
     api_jobs = ApiJobService(db, webhooks=job_webhooks, tags=TagsOnCreate(db, tags, tags.registry))
-    table = HandlerTable()
-    for service in services:
-        for message_type, handler in service.handlers().items():
-            if issubclass(message_type, ApiRequest):  # its outcome lands in the API job
-                handler = api_jobs.wrap(handler)  # noqa: PLW2901
-            table.add(message_type, handler)
+    handlers = {**tasks.handlers(), **tags.handlers()}  # the core's internal messages
+    runners: list[Runner] = []
+    for module in MODULES.modules:
+        service = module.service(parts) if module.service is not None else None
+        for message_type in (found := module.handlers(parts, service)):
+            if message_type in handlers:
+                raise ValueError(f"{message_type.__name__} is handled twice ({module.name})")
+        handlers.update(found)
+        if isinstance(service, FlowOwner):
+            for flow in service.flows():
+                flow_registry.add(flow, insertions)
+        for flow in module.flows(parts):
+            flow_registry.add(flow, insertions)
+        if isinstance(service, TaskOwner):
+            for kind, continuation in service.continuations().items():
+                tasks.add_continuation(kind, continuation)
+        for listener in module.listeners(parts):
+            runtime.add_listener(listener)
+        runners.extend(module.runners(parts))
+    for message_type, handler in handlers.items():
+        if issubclass(message_type, ApiRequest):  # its outcome lands in the API job
+            handler = api_jobs.wrap(handler)  # noqa: PLW2901
+        table.add(message_type, handler)
+
     recovery = FlowRecovery(engine)
     gc = GarbageCollector(db, engine, flow_metrics)
     sweeper = ApiJobSweeper(
         db,
-        lambda: runtime.bus,
+        runtime.bus,
         table.registry,
         republish_after=settings.api_job_republish_after,
         give_up_after=settings.api_job_timeout,
         interval=min(5.0, settings.api_job_republish_after),
     )
-    runtime = NodeRuntime(
-        settings,
-        db,
-        transport,
-        table,
-        metrics,
-        listeners=[tasks, recovery, gc, sweeper],
-        address=f"http://{settings.mgmt_host}:{settings.mgmt_port}",
-        lease_db=Database(settings.db_url, pool_size=2),
-    )
-    engine.bind_members(lambda: runtime.membership.members)
-    gconfig.bind_bus(runtime.bus)
+    for listener in (tasks, recovery, gc, sweeper):
+        runtime.add_listener(listener)
     return ManagementNode(
         settings,
         db,
@@ -325,21 +352,8 @@ def build_node(
         plugins,
         sweeper,
         job_webhooks,
-        WebHookDispatcher(db, http, secrets),
+        runners,
     )
-
-
-def readables(tags: TagService) -> list[ReadableResource]:
-    """Every resource the REST API reads (and queries, and ZQL)."""
-    return [
-        *identity_readables(),
-        *zone_readables(),
-        *webhook_readables(),
-        *gconfig_readables(),
-        *tag_readables(tags),
-        *sharing_readables(),
-        audit_readable(),
-    ]
 
 
 @dataclass
@@ -375,7 +389,7 @@ def build_api(
     owns_gconfig = gconfig is None
     gconfig = gconfig or GlobalConfigService(
         db,
-        GlobalConfigRegistry(GLOBAL_CONFIGS),
+        GlobalConfigRegistry(MODULES.global_configs),
         bus,
         poll_interval=settings.gconfig_poll_interval,
         metrics=metrics,
@@ -389,8 +403,9 @@ def build_api(
         partitions=settings.partitions,
         job_retention=settings.api_job_retention,
         apis=API_MESSAGES,
+        statuses=MODULES.error_statuses(),
     )
-    readable = readables(TagService(db, tag_registry()))
+    readable = readables(TagService(db, tag_registry()), db)
     registry = QueryRegistry(r.query for r in readable)
     registry.validate()
     return ApiFrontend(

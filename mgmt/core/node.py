@@ -78,6 +78,12 @@ class NodeRuntime:
         self._stopping = False
         self.ready = asyncio.Event()
 
+    def add_listener(self, listener: PartitionListener) -> None:
+        """Register a partition listener; only before ``start`` (none may miss a change)."""
+        if self._rebalancer is not None:
+            raise RuntimeError("partition listeners are added before the node starts")
+        self._listeners.append(listener)
+
     @property
     def owned(self) -> frozenset[int]:
         return frozenset(self._consumers)

@@ -3,11 +3,14 @@
 A service calls ``consume`` in the transaction that creates a resource and ``release`` in
 the one that deletes it. ``consume`` is one conditional ``UPDATE … SET used = used + n WHERE
 used + n <= limit``: under any concurrency, exactly as many creates succeed as the quota
-allows. Admin accounts are not limited. Limits start at the defaults below and are changed
-per account by an admin (``UpdateQuota``).
+allows. Admin accounts are not limited. Limits start at their declared defaults and change
+per account by an admin (``UpdateQuota``). Which quotas exist is the services' to declare.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, Integer, String, case, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,27 +26,13 @@ class QuotaCodes:
     UNKNOWN = ("API.1000", "Invalid argument")
 
 
-#: Quota names and their default limits for a new account.
-DEFAULT_QUOTAS: dict[str, int] = {
-    "vm.num": 20,
-    "vm.totalNum": 40,
-    "vm.cpuNum": 80,
-    "vm.memorySize": 80 * 1024**3,
-    "volume.data.num": 40,
-    "volume.capacity": 10 * 1024**4,
-    "image.num": 20,
-    "image.size": 10 * 1024**4,
-    "snapshot.volume.num": 200,
-    "securityGroup.num": 50,
-    "vip.num": 20,
-    "eip.num": 20,
-    "portForwarding.num": 50,
-    "loadBalancer.num": 20,
-    "l3.num": 20,
-    "vxlan.num": 20,
-    "zone.num": 20,
-    "cluster.num": 50,
-}
+@dataclass(frozen=True)
+class Quota:
+    """A quota a resource type counts against its owner, and its limit for a new account.
+    Services declare theirs (``ResourceType.quota`` or ``ServiceModule.quotas``)."""
+
+    name: str
+    default: int
 
 
 class QuotaRow(Base):
@@ -55,27 +44,22 @@ class QuotaRow(Base):
     used: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
 
 
-def _known(name: str) -> None:
-    if name not in DEFAULT_QUOTAS:
-        raise PermanentError(error(QuotaCodes.UNKNOWN, f"name: no quota {name!r}", field="name"))
-
-
-async def _ensure(session: AsyncSession, account_uuid: str, name: str) -> None:
+async def _ensure(session: AsyncSession, account_uuid: str, name: str, default: int) -> None:
     dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
         insert(QuotaRow)
-        .values(account_uuid=account_uuid, name=name, limit=DEFAULT_QUOTAS[name], used=0)
+        .values(account_uuid=account_uuid, name=name, limit=default, used=0)
         .on_conflict_do_nothing(index_elements=["account_uuid", "name"])
     )
 
 
 async def consume(
-    session: AsyncSession, account_uuid: str, name: str, n: int = 1, *, is_admin: bool = False
+    session: AsyncSession, account_uuid: str, quota: Quota, n: int = 1, *, is_admin: bool = False
 ) -> None:
-    """Count ``n`` more of ``name`` against the account, or raise ``API.1029`` (429)."""
-    _known(name)
-    await _ensure(session, account_uuid, name)
+    """Count ``n`` more of ``quota`` against the account, or raise ``API.1029`` (429)."""
+    name = quota.name
+    await _ensure(session, account_uuid, name, quota.default)
     if is_admin:
         stmt = update(QuotaRow).values(used=QuotaRow.used + n)
     else:
@@ -102,7 +86,6 @@ async def consume(
 
 
 async def release(session: AsyncSession, account_uuid: str, name: str, n: int = 1) -> None:
-    _known(name)
     await session.execute(
         update(QuotaRow)
         .where(QuotaRow.account_uuid == account_uuid, QuotaRow.name == name)
@@ -110,11 +93,22 @@ async def release(session: AsyncSession, account_uuid: str, name: str, n: int = 
     )
 
 
-async def set_limit(session: AsyncSession, account_uuid: str, name: str, limit: int) -> QuotaRow:
-    _known(name)
+async def set_limit(
+    session: AsyncSession,
+    account_uuid: str,
+    name: str,
+    limit: int,
+    defaults: Mapping[str, int],
+) -> QuotaRow:
+    """Set an account's limit of a quota the deployment declares (``defaults``)."""
+    if name not in defaults:
+        known = ", ".join(sorted(defaults))
+        raise PermanentError(
+            error(QuotaCodes.UNKNOWN, f"name: no quota {name!r} (known: {known})", field="name")
+        )
     if limit < 0:
         raise PermanentError(error(QuotaCodes.UNKNOWN, "value: must be >= 0", field="value"))
-    await _ensure(session, account_uuid, name)
+    await _ensure(session, account_uuid, name, defaults[name])
     await session.execute(
         update(QuotaRow)
         .where(QuotaRow.account_uuid == account_uuid, QuotaRow.name == name)

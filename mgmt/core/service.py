@@ -1,15 +1,35 @@
-"""What the composition root needs from a service."""
+"""What the composition root needs from a service.
+
+Every service serves messages (``handlers``). One that owns durable flows also implements
+``FlowOwner``; one that finishes agent tasks, ``TaskOwner``: the root registers those too.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
+from mgmt.core.agenttasks import TaskContinuation
 from mgmt.core.bus.dispatch import Handler
+from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
 
 
 class Service(Protocol):
     def handlers(self) -> Mapping[type[Message], Handler]:
         """The messages this service handles; each type is handled by one service only."""
+        ...
+
+
+@runtime_checkable
+class FlowOwner(Protocol):
+    def flows(self) -> Sequence[FlowDef[Any]]:
+        """The durable flows this service runs (registered before the node starts)."""
+        ...
+
+
+@runtime_checkable
+class TaskOwner(Protocol):
+    def continuations(self) -> Mapping[str, TaskContinuation]:
+        """Agent task kinds this service finishes, and how."""
         ...

@@ -27,6 +27,7 @@ from mgmt.core.db import Base, Database
 from mgmt.core.db.driver import column_arrays, driver_connection, unnest_insert
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.logging import get_logger
+from mgmt.core.module import ServiceModule
 from mgmt.core.query import QueryableResource
 
 log = get_logger(__name__)
@@ -238,3 +239,7 @@ def audit_readable() -> ReadableResource:
         )
 
     return ReadableResource(query, "audits", plain(inventory), AuditInventory, admin_only=True)
+
+
+#: the audit log's reads, as a module of the composition root
+MODULE = ServiceModule("audit", reads=lambda parts: [audit_readable()])

@@ -15,7 +15,8 @@ import hashlib
 import inspect
 import re
 import uuid as uuidlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -62,6 +63,8 @@ class WriteContext:
     partitions: int
     job_retention: float
     apis: tuple[type[ApiRequest[Any]], ...]
+    #: error code → HTTP status, of the services' own codes (the core's are built in)
+    statuses: Mapping[str, int] = field(default_factory=dict)
 
 
 def validation_error(exc: ValidationError | RequestValidationError) -> ApiHttpError:
@@ -99,7 +102,7 @@ def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
         job = await _load_job(ctx.db, uuid)
         if job is None or not (caller.isAdmin or job.account_uuid == caller.accountUuid):
             raise ApiHttpError(404, not_found("ApiJob", uuid))
-        return _job_response(job)
+        return _job_response(job, ctx.statuses)
 
 
 def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> None:
@@ -242,7 +245,7 @@ async def _submit(
     wait = _prefer_wait(request.headers.get("prefer", ""))
     if wait > 0 and job.state not in (JobState.SUCCEEDED, JobState.FAILED):
         job = await _wait_job(ctx.db, job_uuid, wait) or job
-    return _job_response(job)
+    return _job_response(job, ctx.statuses)
 
 
 def request_digest(
@@ -369,7 +372,7 @@ def _prefer_wait(header: str) -> float:
     return 0.0
 
 
-def _job_response(job: _Job) -> Response:
+def _job_response(job: _Job, statuses: Mapping[str, int]) -> Response:
     location = {"Location": f"/v1/api-jobs/{job.uuid}"}
     if job.state == JobState.SUCCEEDED:
         return Response(
@@ -377,6 +380,8 @@ def _job_response(job: _Job) -> Response:
         )
     if job.state == JobState.FAILED:
         err = ErrorCode.model_validate_json(job.error or "{}")
-        shown = innermost_meaningful(err)
-        return JSONResponse({"error": shown.model_dump(mode="json")}, status_code=http_status(err))
+        shown = innermost_meaningful(err, statuses)
+        return JSONResponse(
+            {"error": shown.model_dump(mode="json")}, status_code=http_status(err, statuses)
+        )
     return JSONResponse({"uuid": job.uuid, "state": job.state}, status_code=202, headers=location)

@@ -1,13 +1,15 @@
-"""Identity service handlers: accounts, users, groups, policies, access keys, quotas.
+"""Identity service handlers: what accounts, users, groups, policies and access keys do
+beyond the kit's defaults (deletes of users, groups, policies and keys are the defaults).
 
 Thin: check who may act, change the rows in one transaction, reply. Something another
-account owns is reported as not found. Creates are idempotent on the resource UUID. Deletes
-run the cascade flow (an account takes everything it owns with it).
+account owns is reported as not found. Creates go through the kit's one create path, with
+the name checks and server-made values (password hashes, key ids) of each type.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -17,12 +19,11 @@ from mgmt.core import quota
 from mgmt.core.api import ApiCodes, CallerContext, caller_of, not_found
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
-from mgmt.core.cascade import CascadeCtx, CascadeDeleter
-from mgmt.core.db import Database, utcnow
+from mgmt.core.cascade import CascadeDeleter
+from mgmt.core.db import utcnow
 from mgmt.core.errors import PermanentError, error
-from mgmt.core.flow import FlowDef, FlowEngine
 from mgmt.core.messages import Message
-from mgmt.core.resource import forget, insert_or_get
+from mgmt.core.module import NodeParts
 from mgmt.core.resource.create import Check
 from mgmt.identity import inventories as inv
 from mgmt.identity.keys import key_secret, new_key_id
@@ -36,12 +37,8 @@ from mgmt.identity.messages import (
     CreatePolicy,
     CreateUser,
     CreateUserGroup,
-    DeleteAccessKey,
     DeleteAccount,
-    DeletePolicy,
     DeleteReply,
-    DeleteUser,
-    DeleteUserGroup,
     DetachPolicy,
     GroupReply,
     PolicyReply,
@@ -52,32 +49,19 @@ from mgmt.identity.messages import (
     UserReply,
 )
 from mgmt.identity.models import (
-    AccessKeyRow,
     AccountRow,
     AccountType,
     GroupMemberRow,
     GroupRow,
     PolicyAttachmentRow,
-    PolicyRow,
     UserRow,
 )
 from mgmt.identity.sessions import ADMIN_NAME
 
 
-def _not_found(what: str, uuid: str) -> PermanentError:
-    return PermanentError(not_found(what, uuid))
-
-
 def _admin(caller: CallerContext) -> None:
     if not caller.isAdmin:
         raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "admin only"))
-
-
-async def _owned(s: AsyncSession, model: Any, uuid: str, caller: CallerContext, what: str) -> Any:
-    row = await s.get(model, uuid)
-    if row is None or not (caller.isAdmin or row.account_uuid == caller.accountUuid):
-        raise _not_found(what, uuid)
-    return row
 
 
 def _unique(model: Any, **unique: str) -> Check:
@@ -93,17 +77,17 @@ def _unique(model: Any, **unique: str) -> Check:
 
 
 class IdentityService:
-    def __init__(
-        self,
-        db: Database,
-        engine: FlowEngine,
-        cascade: FlowDef[CascadeCtx],
-        master_key: Any,
-    ) -> None:
-        self._db = db
-        self._deleter = CascadeDeleter(engine, cascade)
+    def __init__(self, parts: NodeParts) -> None:
+        self._db = parts.db
+        self._deleter = CascadeDeleter(parts.engine, parts.cascade)
         #: async () -> bytes: the deployment secret access keys derive from
-        self._master_key = master_key
+        self._master_key = parts.master_key
+        self._quotas: Mapping[str, int] = parts.quotas
+        self._accounts = parts.resource("Account")
+        self._users = parts.resource("User")
+        self._groups = parts.resource("UserGroup")
+        self._policies = parts.resource("Policy")
+        self._keys = parts.resource("AccessKey")
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -112,52 +96,29 @@ class IdentityService:
             DeleteAccount: self.delete_account,
             UpdateQuota: self.update_quota,
             CreateUser: self.create_user,
-            DeleteUser: self.delete_user,
             CreateUserGroup: self.create_group,
             AddUserToGroup: self.add_user,
-            DeleteUserGroup: self.delete_group,
             CreatePolicy: self.create_policy,
             AttachPolicy: self.attach,
             DetachPolicy: self.detach,
-            DeletePolicy: self.delete_policy,
             CreateAccessKey: self.create_key,
-            DeleteAccessKey: self.delete_key,
         }
 
     # -- accounts -------------------------------------------------------------------------
 
     async def create_account(self, msg: CreateAccount, ctx: HandlerContext) -> AccountReply:
         _admin(caller_of(msg))
-        now = utcnow()
-
-        def build(caller: CallerContext) -> AccountRow:
-            return AccountRow(
-                uuid=msg.resourceUuid,
-                name=msg.name,
-                type=AccountType(msg.type),
-                description=msg.description,
-                password_hash=msg.passwordHash or "",
-                created_at=now,
-                updated_at=now,
-            )
-
+        values = {"type": AccountType(msg.type), "password_hash": msg.passwordHash or ""}
         async with self._db.session() as s, s.begin():
-            row = await insert_or_get(
-                s,
-                AccountRow,
-                msg,
-                ctx,
-                build=build,
-                check=_unique(AccountRow, name=msg.name),
+            row = await self._accounts.create_row(
+                s, msg, ctx, values=values, check=_unique(AccountRow, name=msg.name)
             )
         return AccountReply(inventory=inv.account(row))
 
     async def update_account(self, msg: UpdateAccount, ctx: HandlerContext) -> AccountReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            row = await s.get(AccountRow, msg.resourceUuid)
-            if row is None or not (caller.isAdmin or row.uuid == caller.accountUuid):
-                raise _not_found("Account", msg.resourceUuid)
+            row = await self._accounts.visible(s, msg.resourceUuid, caller)
             if caller.userUuid is not None and not caller.isAdmin:
                 raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "users cannot do this"))
             if msg.passwordHash is not None:
@@ -172,17 +133,24 @@ class IdentityService:
         async with self._db.session() as s:
             row = await s.get(AccountRow, msg.resourceUuid)
         if row is None:
-            raise _not_found("Account", msg.resourceUuid)
+            raise PermanentError(not_found("Account", msg.resourceUuid))
         if row.name == ADMIN_NAME:
             raise PermanentError(error(ApiCodes.CONFLICT, "the admin account cannot be deleted"))
-        return await self._delete("Account", msg.resourceUuid, msg.deleteMode, msg.jobUuid, ctx)
+        deleted = await self._deleter.delete(
+            "Account",
+            msg.resourceUuid,
+            msg.deleteMode,
+            run_id=msg.jobUuid or ctx.message_id,
+            deadline=ctx.deadline,
+        )
+        return DeleteReply(deleted=deleted)
 
     async def update_quota(self, msg: UpdateQuota, ctx: HandlerContext) -> QuotaReply:
         _admin(caller_of(msg))
         async with self._db.session() as s, s.begin():
             if await s.get(AccountRow, msg.resourceUuid) is None:
-                raise _not_found("Account", msg.resourceUuid)
-            row = await quota.set_limit(s, msg.resourceUuid, msg.name, msg.value)
+                raise PermanentError(not_found("Account", msg.resourceUuid))
+            row = await quota.set_limit(s, msg.resourceUuid, msg.name, msg.value, self._quotas)
         return QuotaReply(
             inventory=QuotaInventory(
                 accountUuid=row.account_uuid, name=row.name, value=row.limit, used=row.used
@@ -193,64 +161,28 @@ class IdentityService:
 
     async def create_user(self, msg: CreateUser, ctx: HandlerContext) -> UserReply:
         caller = caller_of(msg)
-        now = utcnow()
-
-        def build(caller: CallerContext) -> UserRow:
-            return UserRow(
-                uuid=msg.resourceUuid,
-                account_uuid=caller.accountUuid,
-                name=msg.name,
-                description=msg.description,
-                password_hash=msg.passwordHash or "",
-                created_at=now,
-                updated_at=now,
-            )
-
         async with self._db.session() as s, s.begin():
-            row = await insert_or_get(
+            row = await self._users.create_row(
                 s,
-                UserRow,
                 msg,
                 ctx,
-                build=build,
+                values={"password_hash": msg.passwordHash or ""},
                 check=_unique(UserRow, account_uuid=caller.accountUuid, name=msg.name),
             )
         return UserReply(inventory=inv.user(row))
 
-    async def delete_user(self, msg: DeleteUser, ctx: HandlerContext) -> DeleteReply:
-        async with self._db.session() as s:
-            await _owned(s, UserRow, msg.resourceUuid, caller_of(msg), "User")
-        return await self._delete("User", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
-
     async def create_group(self, msg: CreateUserGroup, ctx: HandlerContext) -> GroupReply:
         caller = caller_of(msg)
-        now = utcnow()
-
-        def build(caller: CallerContext) -> GroupRow:
-            return GroupRow(
-                uuid=msg.resourceUuid,
-                account_uuid=caller.accountUuid,
-                name=msg.name,
-                description=msg.description,
-                created_at=now,
-                updated_at=now,
-            )
-
         async with self._db.session() as s, s.begin():
-            row = await insert_or_get(
-                s,
-                GroupRow,
-                msg,
-                ctx,
-                build=build,
-                check=_unique(GroupRow, account_uuid=caller.accountUuid, name=msg.name),
+            row = await self._groups.create_row(
+                s, msg, ctx, check=_unique(GroupRow, account_uuid=caller.accountUuid, name=msg.name)
             )
             return GroupReply(inventory=await inv.group(s, row))
 
     async def add_user(self, msg: AddUserToGroup, ctx: HandlerContext) -> GroupReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            group = await _owned(s, GroupRow, msg.resourceUuid, caller, "UserGroup")
+            group = await self._groups.visible(s, msg.resourceUuid, caller)
             user = await s.get(UserRow, msg.userUuid)
             if user is None or user.account_uuid != group.account_uuid:
                 raise PermanentError(
@@ -261,35 +193,18 @@ class IdentityService:
                 await s.flush()
             return GroupReply(inventory=await inv.group(s, group))
 
-    async def delete_group(self, msg: DeleteUserGroup, ctx: HandlerContext) -> DeleteReply:
-        async with self._db.session() as s:
-            await _owned(s, GroupRow, msg.resourceUuid, caller_of(msg), "UserGroup")
-        return await self._delete("UserGroup", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
-
     # -- policies and access keys -----------------------------------------------------------
 
     async def create_policy(self, msg: CreatePolicy, ctx: HandlerContext) -> PolicyReply:
-        now = utcnow()
-
-        def build(caller: CallerContext) -> PolicyRow:
-            return PolicyRow(
-                uuid=msg.resourceUuid,
-                account_uuid=caller.accountUuid,
-                name=msg.name,
-                description=msg.description,
-                statements=json.dumps([st.model_dump() for st in msg.statements]),
-                created_at=now,
-                updated_at=now,
-            )
-
+        statements = json.dumps([st.model_dump() for st in msg.statements])
         async with self._db.session() as s, s.begin():
-            row = await insert_or_get(s, PolicyRow, msg, ctx, build=build)
+            row = await self._policies.create_row(s, msg, ctx, values={"statements": statements})
             return PolicyReply(inventory=await inv.policy(s, row))
 
     async def attach(self, msg: AttachPolicy, ctx: HandlerContext) -> PolicyReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "Policy")
+            policy = await self._policies.visible(s, msg.resourceUuid, caller)
             principal: UserRow | GroupRow | None = await s.get(UserRow, msg.principalUuid)
             if principal is None:
                 principal = await s.get(GroupRow, msg.principalUuid)
@@ -311,7 +226,7 @@ class IdentityService:
     async def detach(self, msg: DetachPolicy, ctx: HandlerContext) -> PolicyReply:
         caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            policy = await _owned(s, PolicyRow, msg.resourceUuid, caller, "Policy")
+            policy = await self._policies.visible(s, msg.resourceUuid, caller)
             await s.execute(
                 delete(PolicyAttachmentRow).where(
                     PolicyAttachmentRow.policy_uuid == policy.uuid,
@@ -320,41 +235,11 @@ class IdentityService:
             )
             return PolicyReply(inventory=await inv.policy(s, policy))
 
-    async def delete_policy(self, msg: DeletePolicy, ctx: HandlerContext) -> DeleteReply:
-        async with self._db.session() as s:
-            await _owned(s, PolicyRow, msg.resourceUuid, caller_of(msg), "Policy")
-        return await self._delete("Policy", msg.resourceUuid, "Enforcing", msg.jobUuid, ctx)
-
     async def create_key(self, msg: CreateAccessKey, ctx: HandlerContext) -> AccessKeyReply:
-        now = utcnow()
-
-        def build(caller: CallerContext) -> AccessKeyRow:
-            return AccessKeyRow(
-                uuid=msg.resourceUuid,
-                key_id=new_key_id(),
-                account_uuid=caller.accountUuid,
-                user_uuid=caller.userUuid,
-                state="Enabled",
-                created_at=now,
-            )
-
+        caller = caller_of(msg)
+        values = {"key_id": new_key_id(), "user_uuid": caller.userUuid, "state": "Enabled"}
         async with self._db.session() as s, s.begin():
-            row = await insert_or_get(s, AccessKeyRow, msg, ctx, build=build)
+            row = await self._keys.create_row(s, msg, ctx, values=values)
         # derived, never stored: a redelivered create answers the same job with the same one
         secret = key_secret(await self._master_key(), row.key_id)
         return AccessKeyReply(inventory=inv.access_key(row), keySecret=secret)
-
-    async def delete_key(self, msg: DeleteAccessKey, ctx: HandlerContext) -> DeleteReply:
-        async with self._db.session() as s, s.begin():
-            row = await _owned(s, AccessKeyRow, msg.resourceUuid, caller_of(msg), "AccessKey")
-            await s.delete(row)
-            await forget(s, [row.uuid])
-        return DeleteReply(deleted=["AccessKey"])
-
-    async def _delete(
-        self, type_name: str, uuid: str, mode: str, job: str, ctx: HandlerContext
-    ) -> DeleteReply:
-        deleted = await self._deleter.delete(
-            type_name, uuid, mode, run_id=job or ctx.message_id, deadline=ctx.deadline
-        )
-        return DeleteReply(deleted=deleted)

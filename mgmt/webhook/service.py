@@ -17,25 +17,17 @@ from fnmatch import fnmatchcase
 import httpx
 from sqlalchemy import or_, select
 
-from mgmt.core.api import CallerContext, caller_of, not_found
+from mgmt.core.api import caller_of
 from mgmt.core.api.delivery import post_with_retries
-from mgmt.core.api.reads import ReadableResource, plain
 from mgmt.core.bus import Bus, Consumer, HandlerContext
 from mgmt.core.bus.dispatch import Handler
-from mgmt.core.db import Database, utcnow
-from mgmt.core.errors import PermanentError
+from mgmt.core.db import Database
 from mgmt.core.events import ResourceEvent
 from mgmt.core.messages import Message
-from mgmt.core.query import QueryableResource
-from mgmt.core.resource import forget, insert_or_get
-from mgmt.webhook.messages import (
-    CreateWebHook,
-    DeleteWebHook,
-    WebHookDeleted,
-    WebHookInventory,
-    WebHookReply,
-)
+from mgmt.core.module import NodeParts
+from mgmt.webhook.messages import CreateWebHook, WebHookInventory, WebHookReply
 from mgmt.webhook.models import WebHookRow
+from mgmt.webhook.resources import WEBHOOK
 
 MasterKey = Callable[[], Awaitable[bytes]]
 
@@ -45,66 +37,50 @@ def hook_secret(master: bytes, hook_uuid: str) -> str:
 
 
 def inventory(row: WebHookRow) -> WebHookInventory:
-    return WebHookInventory(
-        uuid=row.uuid,
-        accountUuid=row.account_uuid,
-        name=row.name,
-        url=row.url,
-        events=row.events,
-        createDate=row.created_at,
-    )
+    return WEBHOOK.to_inventory(row)
 
 
 class WebHookService:
-    def __init__(self, db: Database, master_key: MasterKey) -> None:
-        self._db = db
-        self._master_key = master_key
+    """Creates web-hooks (an admin's gets every account's events; the reply carries the
+    signing secret, derived, never stored). Delete is the kit's default."""
+
+    def __init__(self, parts: NodeParts) -> None:
+        self._db = parts.db
+        self._master_key = parts.master_key
+        self._hooks = parts.resource("WebHook")
 
     def handlers(self) -> dict[type[Message], Handler]:
-        return {CreateWebHook: self.create, DeleteWebHook: self.delete}
+        return {CreateWebHook: self.create}
 
     async def create(self, msg: CreateWebHook, ctx: HandlerContext) -> WebHookReply:
-        now = utcnow()
-
-        def build(caller: CallerContext) -> WebHookRow:
-            return WebHookRow(
-                uuid=msg.resourceUuid,
-                account_uuid=caller.accountUuid,
-                name=msg.name,
-                url=msg.url,
-                events=msg.events,
-                all_accounts=caller.isAdmin,
-                created_at=now,
-            )
-
+        caller = caller_of(msg)
         async with self._db.session() as s, s.begin():
-            row = await insert_or_get(s, WebHookRow, msg, ctx, build=build)
+            row = await self._hooks.create_row(s, msg, ctx, values={"all_accounts": caller.isAdmin})
         secret = hook_secret(await self._master_key(), row.uuid)
         return WebHookReply(inventory=inventory(row), secret=secret)
 
-    async def delete(self, msg: DeleteWebHook, ctx: HandlerContext) -> WebHookDeleted:
-        caller = caller_of(msg)
-        async with self._db.session() as s, s.begin():
-            row = await s.get(WebHookRow, msg.resourceUuid)
-            if row is None or not (caller.isAdmin or row.account_uuid == caller.accountUuid):
-                raise PermanentError(not_found("WebHook", msg.resourceUuid))
-            await s.delete(row)
-            await forget(s, [row.uuid])
-        return WebHookDeleted(deleted=["WebHook"])
-
 
 class WebHookDispatcher:
+    """A node's share of web-hook delivery (a ``Runner`` of the node: started last)."""
+
     def __init__(
-        self, db: Database, http: httpx.AsyncClient, master_key: MasterKey, *, attempts: int = 4
+        self,
+        db: Database,
+        bus: Bus,
+        http: httpx.AsyncClient,
+        master_key: MasterKey,
+        *,
+        attempts: int = 4,
     ) -> None:
         self._db = db
+        self._bus = bus
         self._http = http
         self._master_key = master_key
         self._attempts = attempts
         self._consumer: Consumer | None = None
 
-    async def start(self, bus: Bus) -> None:
-        self._consumer = await bus.subscribe(
+    async def start(self) -> None:
+        self._consumer = await self._bus.subscribe(
             "web-hooks", [ResourceEvent], self.on_event, durable=True
         )
 
@@ -139,21 +115,3 @@ class WebHookDispatcher:
                 secret=hook_secret(master, hook.uuid).encode(),
                 attempts=self._attempts,
             )
-
-
-def readables() -> list[ReadableResource]:
-    query = QueryableResource(
-        "WebHook",
-        WebHookRow,
-        WebHookRow.uuid,
-        {
-            "uuid": WebHookRow.uuid,
-            "accountUuid": WebHookRow.account_uuid,
-            "name": WebHookRow.name,
-            "url": WebHookRow.url,
-            "events": WebHookRow.events,
-            "createDate": WebHookRow.created_at,
-        },
-        owner=WebHookRow.account_uuid,
-    )
-    return [ReadableResource(query, "web-hooks", plain(inventory), WebHookInventory)]

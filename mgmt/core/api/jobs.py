@@ -9,7 +9,7 @@ broker refused it) is published again by ``ApiJobSweeper``; jobs expire after re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -221,7 +221,7 @@ class ApiJobSweeper(PartitionScanner):
     def __init__(
         self,
         db: Database,
-        bus: Callable[[], Bus],
+        bus: Bus,
         messages: MessageRegistry,
         *,
         republish_after: float = 30.0,
@@ -275,5 +275,5 @@ class ApiJobSweeper(PartitionScanner):
         if cls is None:
             log.warning("api_job.unknown_api", job=job.uuid, api=job.api)
             return
-        await self._bus().send(cls.model_validate_json(job.message))
+        await self._bus.send(cls.model_validate_json(job.message))
         log.info("api_job.republished", job=job.uuid, api=job.api)

@@ -9,6 +9,7 @@ job handling from it; nothing else is written per API. The frontend fills in ``c
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
@@ -164,26 +165,29 @@ def caller_of(msg: Any) -> CallerContext:
     return caller
 
 
-def http_status(err: ErrorCode) -> int:
-    """The HTTP status of a failed API: the first code in the cause chain that has one, else
-    503 (the operation failed; nothing the client sent was wrong)."""
-    current: ErrorCode | None = err
-    while current is not None:
-        status = _STATUS.get(current.code)
-        if status is not None:
-            return status
-        current = current.cause
-    return 503
+def http_status(err: ErrorCode, statuses: Mapping[str, int] | None = None) -> int:
+    """The HTTP status of a failed API: the first code in the cause chain that has one (in
+    the core's table or ``statuses``, the services' own), else 503 (the operation failed;
+    nothing the client sent was wrong)."""
+    shown = innermost_meaningful(err, statuses)
+    return _status_of(shown.code, statuses) or 503
 
 
-def innermost_meaningful(err: ErrorCode) -> ErrorCode:
+def innermost_meaningful(err: ErrorCode, statuses: Mapping[str, int] | None = None) -> ErrorCode:
     """The error to show a client: the first with an HTTP meaning, else the outermost."""
     current: ErrorCode | None = err
     while current is not None:
-        if current.code in _STATUS:
+        if _status_of(current.code, statuses) is not None:
             return current
         current = current.cause
     return err
+
+
+def _status_of(code: str, statuses: Mapping[str, int] | None) -> int | None:
+    found = _STATUS.get(code)
+    if found is None and statuses is not None:
+        found = statuses.get(code)
+    return found
 
 
 def body_fields(message: type[ApiRequest[Any]]) -> dict[str, Any]:

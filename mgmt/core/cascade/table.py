@@ -13,8 +13,6 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.core.resource.uuids import forget
-
 Check = Callable[[AsyncSession, Sequence[str]], Awaitable[str | None]]
 Hook = Callable[[AsyncSession, Sequence[str]], Awaitable[None]]
 Cleanup = Callable[[Sequence[str]], Awaitable[None]]
@@ -53,7 +51,6 @@ class TableCascade:
         if self._before_delete is not None:
             await self._before_delete(session, uuids)
         await session.execute(delete(self._model).where(self._model.uuid.in_(uuids)))
-        await forget(session, uuids)
 
     async def cleanup(self, uuids: Sequence[str]) -> None:
         if self._cleanup is not None:

@@ -7,6 +7,13 @@ nothing.
 """
 
 from mgmt.core.resource.create import insert_or_get
+from mgmt.core.resource.declaration import (
+    Parent,
+    ResourceColumns,
+    ResourceType,
+    ResourceTypes,
+    column_name,
+)
 from mgmt.core.resource.uuids import (
     ResourceUuidRow,
     UuidClaim,
@@ -18,10 +25,15 @@ from mgmt.core.resource.uuids import (
 )
 
 __all__ = [
+    "Parent",
+    "ResourceColumns",
+    "ResourceType",
+    "ResourceTypes",
     "ResourceUuidRow",
     "UuidClaim",
     "canonical_uuid",
     "claim",
+    "column_name",
     "forget",
     "holder_of",
     "insert_or_get",

@@ -10,23 +10,19 @@ all happens in the one transaction the handler rolls back on the error.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.core import quota
+from mgmt.core import quota as quotas
 from mgmt.core.api import ApiCodes, CallerContext, caller_of
 from mgmt.core.bus import HandlerContext
 from mgmt.core.errors import PermanentError, error
+from mgmt.core.quota import Quota
 from mgmt.core.resource.uuids import UuidClaim, canonical_uuid, claim, uuid_taken
 
-
-class _Keyed(Protocol):
-    uuid: Any
-
-
-RowT = TypeVar("RowT", bound=_Keyed)
+RowT = TypeVar("RowT")
 Check = Callable[[AsyncSession], Awaitable[None]]
 
 
@@ -37,7 +33,7 @@ async def insert_or_get(
     ctx: HandlerContext,
     *,
     build: Callable[[CallerContext], RowT],
-    quota_name: str | None = None,
+    quota: Quota | None = None,
     check: Check | None = None,
 ) -> RowT:
     """The row ``msg`` creates (``build(caller)``), or the one it created before.
@@ -66,8 +62,8 @@ async def insert_or_get(
         raise uuid_taken(uuid) from None
     if check is not None:
         await check(session)
-    if quota_name is not None:
-        await quota.consume(session, caller.accountUuid, quota_name, is_admin=caller.isAdmin)
+    if quota is not None:
+        await quotas.consume(session, caller.accountUuid, quota, is_admin=caller.isAdmin)
     row = build(caller)
     session.add(row)
     await session.flush()

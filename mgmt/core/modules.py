@@ -1,0 +1,37 @@
+"""The core's own service modules: the tag, sharing and global-config APIs (frameworks
+that every service's resources use, listed in the composition root like any service)."""
+
+from __future__ import annotations
+
+from mgmt.core.gconfig.api import UpdateGlobalConfigValue
+from mgmt.core.gconfig.api import readables as gconfig_readables
+from mgmt.core.module import NodeParts, ServiceModule
+from mgmt.core.sharing import API_MESSAGES as SHARING_APIS
+from mgmt.core.sharing import SharingService
+from mgmt.core.sharing import readables as sharing_readables
+from mgmt.core.tags.api import API_MESSAGES as TAG_APIS
+from mgmt.core.tags.api import TagApiService
+from mgmt.core.tags.api import readables as tag_readables
+
+
+def _tag_api(parts: NodeParts) -> TagApiService:
+    return TagApiService(parts.db, parts.tags, parts.owners)
+
+
+def _sharing(parts: NodeParts) -> SharingService:
+    return SharingService(parts.db, parts.owners)
+
+
+TAGS = ServiceModule(
+    "tags", apis=TAG_APIS, service=_tag_api, reads=lambda parts: tag_readables(parts.tags)
+)
+SHARING = ServiceModule(
+    "sharing", apis=SHARING_APIS, service=_sharing, reads=lambda parts: sharing_readables()
+)
+#: the node's own config service handles the writes
+GLOBAL_CONFIG = ServiceModule(
+    "global-config",
+    apis=(UpdateGlobalConfigValue,),
+    service=lambda parts: parts.gconfig,
+    reads=lambda parts: gconfig_readables(),
+)

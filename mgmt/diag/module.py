@@ -1,0 +1,36 @@
+"""The diagnostics service module (framework tests and ``zcloud bench``): its messages,
+flows, cascade types, kill hook, configs and tag pattern."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mgmt.core.module import BaseParts, NodeParts, ServiceModule
+from mgmt.core.plugins import Plugin
+from mgmt.diag.flows import COUNTER_STEP_TAG, DIAG_CONFIGS
+from mgmt.diag.handlers import DiagService
+from mgmt.diag.plugin import DiagPlugin
+
+
+def _service(parts: NodeParts) -> DiagService:
+    return DiagService(
+        parts.db,
+        parts.agents,
+        engine=parts.engine,
+        tags=parts.tags,
+        gconfig=parts.gconfig,
+        cascade=parts.cascade,
+    )
+
+
+def _plugins(parts: BaseParts) -> Sequence[Plugin]:
+    return [DiagPlugin(parts.db)]
+
+
+MODULE = ServiceModule(
+    "diag",
+    service=_service,
+    plugins=_plugins,
+    global_configs=DIAG_CONFIGS,
+    tag_patterns=(COUNTER_STEP_TAG,),
+)
