@@ -51,7 +51,7 @@ from mgmt.core.flow.points import FLOW_INSERTIONS, FLOW_OBSERVERS
 from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
 from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
 from mgmt.core.metrics import BusMetrics
-from mgmt.core.module import BaseParts, Modules, NodeParts, Runner
+from mgmt.core.module import BaseParts, Modules, NodeParts, Runner, ServiceModule
 from mgmt.core.modules import GLOBAL_CONFIG, SHARING, TAGS
 from mgmt.core.node import NodeRuntime
 from mgmt.core.plugins import (
@@ -95,13 +95,28 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     CASCADE_OBSERVERS,
 )
 
-#: Every API message: the REST API is derived from these.
+#: Every API message of the in-tree services: the REST API is derived from these.
 API_MESSAGES: tuple[type[ApiRequest[Any]], ...] = MODULES.apis
 
 
-def tag_registry() -> TagRegistry:
+def service_modules(settings: Settings) -> Modules:
+    """The in-tree modules, then those ``ZCLOUD_MODULES`` names (module:attribute)."""
+    extra: list[ServiceModule] = []
+    for spec in filter(None, (p.strip() for p in settings.modules.split(","))):
+        module, _, attr = spec.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attr or "MODULE")
+        except Exception as exc:
+            raise PluginError(f"module {spec!r} from ZCLOUD_MODULES failed to load: {exc}") from exc
+        if not isinstance(found, ServiceModule):
+            raise PluginError(f"{spec!r} from ZCLOUD_MODULES is not a ServiceModule")
+        extra.append(found)
+    return Modules((*MODULES.modules, *extra)) if extra else MODULES
+
+
+def tag_registry(modules: Modules = MODULES) -> TagRegistry:
     """Every system tag pattern (nodes and frontends use the same set)."""
-    return TagRegistry(MODULES.tag_patterns)
+    return TagRegistry(modules.tag_patterns)
 
 
 def master_key(db: Database, settings: Settings) -> Callable[[], Awaitable[bytes]]:
@@ -159,9 +174,11 @@ class ResourceCascades:
         return [Extension(CASCADE_RESOURCES, c, type=c.type_name) for c in self._types.cascades()]
 
 
-def readables(tags: TagService, db: Database) -> list[ReadableResource]:
+def readables(
+    tags: TagService, db: Database, modules: Modules = MODULES
+) -> list[ReadableResource]:
     """Every resource the REST API reads (and queries, and ZQL)."""
-    return MODULES.readables(BaseParts(db, tags))
+    return modules.readables(BaseParts(db, tags))
 
 
 @dataclass
@@ -220,6 +237,7 @@ def build_node(
     *,
     extra_plugins: Sequence[Plugin] = (),
 ) -> ManagementNode:
+    modules = service_modules(settings)
     registry = registry or CollectorRegistry()
     metrics = BusMetrics(registry)
     table = HandlerTable()
@@ -243,15 +261,15 @@ def build_node(
         callback_base_url=settings.callback_base_url,
         default_timeout=settings.agent_timeout,
     )
-    tags = TagService(db, tag_registry())
+    tags = TagService(db, tag_registry(modules))
     gconfig = GlobalConfigService(
         db,
-        GlobalConfigRegistry(MODULES.global_configs),
+        GlobalConfigRegistry(modules.global_configs),
         runtime.bus,
         poll_interval=settings.gconfig_poll_interval,
         metrics=registry,
     )
-    types = MODULES.types()
+    types = modules.types()
     base = BaseParts(db, tags)
 
     # in-tree plugins first, then external ones; each claims the points it implements
@@ -259,7 +277,7 @@ def build_node(
     in_tree: list[Plugin] = [
         ResourceCascades(types),
         TagCascadeObserver.plugin(tags),
-        *(p for m in MODULES.modules for p in m.plugins(base)),
+        *(p for m in modules.modules for p in m.plugins(base)),
     ]
     for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:
         plugins.register(plugin)
@@ -295,15 +313,15 @@ def build_node(
         agents=agents,
         master_key=master_key(db, settings),
         types=types,
-        owners=Owners(readables(tags, db)),
-        quotas=MODULES.quotas(),
+        owners=Owners(readables(tags, db, modules)),
+        quotas=modules.quotas(),
     )
 
     job_webhooks = JobWebhooks(http)
     api_jobs = ApiJobService(db, webhooks=job_webhooks, tags=TagsOnCreate(db, tags, tags.registry))
     handlers = {**tasks.handlers(), **tags.handlers()}  # the core's internal messages
     runners: list[Runner] = []
-    for module in MODULES.modules:
+    for module in modules.modules:
         service = module.service(parts) if module.service is not None else None
         for message_type in (found := module.handlers(parts, service)):
             if message_type in handlers:
@@ -386,10 +404,11 @@ def build_api(
     gconfig: GlobalConfigService | None = None,
 ) -> ApiFrontend:
     """The REST API of a frontend; the all-in-one passes its node's global config."""
+    modules = service_modules(settings)
     owns_gconfig = gconfig is None
     gconfig = gconfig or GlobalConfigService(
         db,
-        GlobalConfigRegistry(MODULES.global_configs),
+        GlobalConfigRegistry(modules.global_configs),
         bus,
         poll_interval=settings.gconfig_poll_interval,
         metrics=metrics,
@@ -402,10 +421,10 @@ def build_api(
         jobs=ApiJobInserts(db),
         partitions=settings.partitions,
         job_retention=settings.api_job_retention,
-        apis=API_MESSAGES,
-        statuses=MODULES.error_statuses(),
+        apis=modules.apis,
+        statuses=modules.error_statuses(),
     )
-    readable = readables(TagService(db, tag_registry()), db)
+    readable = readables(TagService(db, tag_registry(modules)), db, modules)
     registry = QueryRegistry(r.query for r in readable)
     registry.validate()
     return ApiFrontend(

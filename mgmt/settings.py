@@ -84,6 +84,10 @@ class Settings(BaseSettings):
         default="",
         description="Extra plugins, comma-separated module:factory (besides entry points).",
     )
+    modules: str = Field(
+        default="",
+        description="Extra service modules, comma-separated module:attribute (a ServiceModule).",
+    )
     admin_password: SecretStr | None = Field(
         default=None,
         description="Password of the admin account created on first start (else printed once).",

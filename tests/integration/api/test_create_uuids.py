@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from mgmt.app import API_MESSAGES
+from mgmt.app import service_modules
 from mgmt.core.api import ApiRequest, CallerContext, innermost_meaningful
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
@@ -27,13 +27,17 @@ from mgmt.core.quota import QuotaRow
 from mgmt.core.resource import ResourceUuidRow
 from mgmt.core.tags.models import TagRow
 from mgmt.frontend.audit import AuditRow
+from mgmt.settings import Settings
 from tests.helpers.eventually import eventually
-from tests.integration.api.test_identity import ADMIN_PASSWORD, Api, apis
+from tests.integration.api.test_identity import ADMIN_PASSWORD, Api
+from tests.integration.api.test_resource_kit import WIDGET_ENV, widget_apis
 
-__all__ = ["apis"]  # the fixture, shared with the identity tests
+__all__ = ["widget_apis"]  # the fixture: the in-tree services and the test-only widgets
 
 _PLACEHOLDER = re.compile(r"^<([a-z][a-z ]*) uuid>$")
-CREATES = [m for m in API_MESSAGES if m.api.kind == "create"]
+#: every API of the processes under test: a create added to any module is in the matrix
+APIS = service_modules(Settings(modules=WIDGET_ENV["ZCLOUD_MODULES"])).apis
+CREATES = [m for m in APIS if m.api.kind == "create"]
 CLAIMING = [m for m in CREATES if m.api.claims_uuid]
 
 
@@ -123,8 +127,9 @@ async def _account(admin: Api, name: str) -> tuple[str, str]:
 
 
 async def test_every_create_refuses_a_uuid_it_does_not_hold(
-    apis: list[str], db: Database, client_bus: Bus
+    widget_apis: list[str], db: Database, client_bus: Bus
 ) -> None:
+    apis = widget_apis
     async with httpx.AsyncClient(timeout=60) as http:
         admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
         a_uuid, a_pw = await _account(admin, "tenant-a")
@@ -172,28 +177,7 @@ async def test_every_create_refuses_a_uuid_it_does_not_hold(
                     refusals += 1
         assert refusals > len(CLAIMING) * len(held)
 
-        # the nodes refuse too (a create that reached the bus without the frontend's check)
-        b_caller = CallerContext(accountUuid=b_uuid)
-        for message in CLAIMING:
-            if message.api.admin_only:
-                continue
-            for victim in held:
-                msg = message.model_validate(
-                    {
-                        **await maker_b.body(message),
-                        "resourceUuid": victim.uuid,
-                        "caller": b_caller,
-                        "jobUuid": str(uuidlib.uuid4()),
-                    }
-                )
-                try:
-                    reply = await client_bus.call(msg, timeout=30)
-                except ZCloudError as exc:
-                    refused = innermost_meaningful(exc.error)
-                    assert refused.code == "API.1009", exc.error
-                    assert refused.extra["field"] == "resourceUuid"
-                else:
-                    raise AssertionError(f"{message.__name__} took {victim.uuid}: {reply}")
+        await _nodes_refuse(client_bus, maker_b, CallerContext(accountUuid=b_uuid), held)
 
         # nothing changed: rows, tags, quotas, who holds what; no audit row claims them
         assert await _state(db, [a_uuid, b_uuid]) == state
@@ -224,9 +208,34 @@ async def test_every_create_refuses_a_uuid_it_does_not_hold(
         assert claimed == 0
 
 
+async def _nodes_refuse(bus: Bus, maker: Maker, caller: CallerContext, held: list[Made]) -> None:
+    """The nodes refuse too: a create that reached the bus without the frontend's check."""
+    for message in CLAIMING:
+        if message.api.admin_only:
+            continue
+        for victim in held:
+            msg = message.model_validate(
+                {
+                    **await maker.body(message),
+                    "resourceUuid": victim.uuid,
+                    "caller": caller,
+                    "jobUuid": str(uuidlib.uuid4()),
+                }
+            )
+            try:
+                reply = await bus.call(msg, timeout=30)
+            except ZCloudError as exc:
+                refused = innermost_meaningful(exc.error)
+                assert refused.code == "API.1009", exc.error
+                assert refused.extra["field"] == "resourceUuid"
+            else:
+                raise AssertionError(f"{message.__name__} took {victim.uuid}: {reply}")
+
+
 async def test_create_uuids_must_be_uuids_and_redeliveries_answer_the_same(
-    apis: list[str], db: Database
+    widget_apis: list[str],
 ) -> None:
+    apis = widget_apis
     async with httpx.AsyncClient(timeout=60) as http:
         admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
         _, pw = await _account(admin, "tenant-u")
@@ -258,7 +267,8 @@ async def test_create_uuids_must_be_uuids_and_redeliveries_answer_the_same(
             assert other.json()["error"]["extra"]["field"] == "resourceUuid"
 
 
-async def test_a_job_uuid_names_one_request(apis: list[str]) -> None:
+async def test_a_job_uuid_names_one_request(widget_apis: list[str]) -> None:
+    apis = widget_apis
     async with httpx.AsyncClient(timeout=60) as http:
         admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
         _, pw = await _account(admin, "tenant-j")
