@@ -8,8 +8,9 @@ entry-point group and from ``ZCLOUD_PLUGINS``; a bad one fails start-up with its
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +56,7 @@ from mgmt.core.service import Service
 from mgmt.core.sharing import API_MESSAGES as SHARING_APIS
 from mgmt.core.sharing import SharingService
 from mgmt.core.sharing import readables as sharing_readables
+from mgmt.core.shutdown import Shutdown
 from mgmt.core.tags import TagRegistry, TagService
 from mgmt.core.tags import models as _tag_models  # noqa: F401
 from mgmt.core.tags.api import API_MESSAGES as TAG_APIS
@@ -193,17 +195,28 @@ class ManagementNode:
         await self.gconfig.start()
         await self.dispatcher.start(self.runtime.bus)
 
-    async def stop(self) -> None:
-        await self.dispatcher.stop()
-        await self.runtime.stop()
-        await self.jobs.stop()
-        await self.job_webhooks.stop()
-        await self.recovery.stop()
-        await self.gc.stop()
-        await self.gconfig.stop()
-        await self.flows.store.close()
-        await self.tasks.stop()
-        await self.http.aclose()
+    async def stop(self, shutdown: Shutdown | None = None) -> None:
+        """Stop taking work, hand back what is held, close; each stage bounded by its share
+        of ``shutdown``'s grace period (docs/operations.md, "Stopping a process")."""
+        shutdown = shutdown or Shutdown.unbounded()
+        # event consumers first: a cancelled web-hook consumer takes no more events
+        await shutdown.run("webhook_events", self.dispatcher.stop(), share=0.05)
+        await self.runtime.stop(shutdown)
+        # Partition work outside handlers: flows recovery resumed are cancelled (suspended,
+        # so the next owner resumes them again), scanners stop. The bus is still open.
+        stops = (
+            self.jobs.stop(),
+            self.job_webhooks.stop(),
+            self.recovery.stop(),
+            self.gc.stop(),
+            self.gconfig.stop(),
+            self.tasks.stop(),
+        )
+        await shutdown.run("services", _gather(stops), share=0.1)
+        await self.runtime.close(shutdown)
+        # after every flow has suspended: the writer commits what they handed it
+        await shutdown.run("flow_store", self.flows.store.close(), share=0.05)
+        await shutdown.run("http_client", self.http.aclose(), share=0.025)
 
 
 def build_node(
@@ -329,6 +342,12 @@ def build_node(
     )
 
 
+async def _gather(aws: Iterable[Awaitable[None]]) -> None:
+    results = await asyncio.gather(*aws, return_exceptions=True)
+    for failed in (r for r in results if isinstance(r, BaseException)):
+        raise failed
+
+
 def readables(tags: TagService) -> list[ReadableResource]:
     """Every resource the REST API reads (and queries, and ZQL)."""
     return [
@@ -356,11 +375,13 @@ class ApiFrontend:
         if self.owns_gconfig:
             await self.gconfig.start()
 
-    async def stop(self) -> None:
-        await self.audit.close()
-        await self.writes.jobs.close()
+    async def stop(self, shutdown: Shutdown | None = None) -> None:
+        """After the HTTP server stopped (no request in flight): flush, close the writers."""
+        shutdown = shutdown or Shutdown.unbounded()
+        await shutdown.run("audit", self.audit.close(), share=0.1)
+        await shutdown.run("job_inserts", self.writes.jobs.close(), share=0.05)
         if self.owns_gconfig:
-            await self.gconfig.stop()
+            await shutdown.run("gconfig", self.gconfig.stop(), share=0.05)
 
 
 def build_api(

@@ -1,0 +1,98 @@
+"""``Shutdown``: one grace period for the whole stop path of a process, split into stages.
+
+Used by the process entry points (``mgmt.server``) and the objects they stop
+(``ManagementNode.stop``, ``NodeRuntime.stop``, ``ApiFrontend.stop``). Every await on the
+stop path can hang on a loaded machine or a slow broker — closing a channel that holds
+unacked deliveries, a group-commit writer mid-batch, a database pool dispose — so each runs
+as a stage with a bound: its share of the grace period, never more than what is left of it.
+A stage that overruns is logged by name (``shutdown.stage_overran``) and abandoned; the stop
+goes on with the next stage, because leaving a stage half-done is safe by design: deliveries
+not acked are returned by the broker when the connection drops (at-least-once), and flow
+runs not finished are resumed by the partition's next owner (flow recovery).
+
+The grace period is also a hard limit: ``arm`` starts a watchdog thread that ends the
+process (exit code 70) if it is still running when the grace expires — a thread, so that
+even an event loop blocked by a stuck call cannot keep the process alive — and a second
+SIGTERM/SIGINT ends it at once the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from mgmt.core.logging import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+#: Exit code of a process the grace period (or a second signal) ended: EX_SOFTWARE.
+FORCED_EXIT_CODE = 70
+
+
+class Shutdown:
+    """The deadline of one process's stop and the stages that spend it."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self._deadline = time.monotonic() + grace
+        self.stage = "starting"
+        self._watchdog: threading.Timer | None = None
+        self.overran: list[str] = []
+
+    @classmethod
+    def unbounded(cls) -> Shutdown:
+        """For callers with no grace period (tests, the all-in-one): stages only log."""
+        return cls(float("inf"))
+
+    def remaining(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+    def share(self, fraction: float) -> float:
+        """``fraction`` of the grace period, or what is left of it if that is less."""
+        return min(self.grace * fraction, self.remaining())
+
+    def arm(self) -> None:
+        """Start the watchdog: the process ends when the grace period does."""
+        if self._watchdog is not None or self.grace == float("inf"):
+            return
+        self._watchdog = threading.Timer(self.remaining(), self.force, args=("grace expired",))
+        self._watchdog.daemon = True  # never the reason the interpreter waits at exit
+        self._watchdog.start()
+
+    def disarm(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def force(self, reason: str) -> None:
+        """End the process now (any thread): what was not handed back, the broker and flow
+        recovery hand to the next owner."""
+        log.error("shutdown.forced", reason=reason, stage=self.stage, grace=self.grace)
+        os._exit(FORCED_EXIT_CODE)
+
+    async def run(self, stage: str, aw: Awaitable[T], *, share: float) -> T | None:
+        """Await ``aw`` for at most ``share`` of the grace period (less if less is left).
+
+        Returns its result, or None when it overran (logged, cancelled). Exceptions of the
+        stage are logged and swallowed: a failed stage must not skip the stages after it."""
+        bound = self.share(share)
+        self.stage = stage
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(bound if bound != float("inf") else None):
+                result = await aw
+        except TimeoutError:
+            self.overran.append(stage)
+            log.error("shutdown.stage_overran", stage=stage, bound=round(bound, 3))
+            return None
+        except Exception:
+            log.exception("shutdown.stage_failed", stage=stage)
+            return None
+        log.info("shutdown.stage_done", stage=stage, seconds=round(time.monotonic() - started, 3))
+        return result
