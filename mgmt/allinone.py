@@ -92,4 +92,4 @@ async def run_up(settings: Settings) -> None:
     await rest.stop(shutdown)
     await node.stop(shutdown)
     await shutdown.run("db", db.close(), share=0.05)
-    shutdown.disarm()
+    await shutdown.finish(share=0.05)

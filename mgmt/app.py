@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,15 +204,16 @@ class ManagementNode:
         await self.runtime.stop(shutdown)
         # Partition work outside handlers: flows recovery resumed are cancelled (suspended,
         # so the next owner resumes them again), scanners stop. The bus is still open.
-        stops = (
-            self.jobs.stop(),
-            self.job_webhooks.stop(),
-            self.recovery.stop(),
-            self.gc.stop(),
-            self.gconfig.stop(),
-            self.tasks.stop(),
-        )
-        await shutdown.run("services", _gather(stops), share=0.1)
+        stops = {
+            "job_sweeper": self.jobs.stop(),
+            "job_webhooks": self.job_webhooks.stop(),
+            "flow_recovery": self.recovery.stop(),
+            "gc": self.gc.stop(),
+            "gconfig": self.gconfig.stop(),
+            "agent_tasks": self.tasks.stop(),
+        }
+        # side by side, each its own stage: an overrun names the service
+        await asyncio.gather(*(shutdown.run(n, aw, share=0.1) for n, aw in stops.items()))
         await self.runtime.close(shutdown)
         # after every flow has suspended: the writer commits what they handed it
         await shutdown.run("flow_store", self.flows.store.close(), share=0.05)
@@ -340,12 +341,6 @@ def build_node(
         job_webhooks,
         WebHookDispatcher(db, http, secrets),
     )
-
-
-async def _gather(aws: Iterable[Awaitable[None]]) -> None:
-    results = await asyncio.gather(*aws, return_exceptions=True)
-    for failed in (r for r in results if isinstance(r, BaseException)):
-        raise failed
 
 
 def readables(tags: TagService) -> list[ReadableResource]:

@@ -171,8 +171,8 @@ async def run_mgmt(settings: Settings) -> None:
     await shutdown.run("http", http.stop(), share=_HTTP_SHARE)
     await node.stop(shutdown)
     await shutdown.run("db", db.close(), share=_DB_SHARE)
+    await shutdown.finish(share=_DB_SHARE)
     log.info("mgmt.stopped", overran=shutdown.overran, left=round(shutdown.remaining(), 3))
-    shutdown.disarm()
 
 
 async def run_api(settings: Settings) -> None:
@@ -219,5 +219,5 @@ async def run_api(settings: Settings) -> None:
     await api.stop(shutdown)
     await shutdown.run("bus", bus.close(), share=0.1)
     await shutdown.run("db", db.close(), share=_DB_SHARE)
+    await shutdown.finish(share=_DB_SHARE)
     log.info("api.stopped", overran=shutdown.overran, left=round(shutdown.remaining(), 3))
-    shutdown.disarm()

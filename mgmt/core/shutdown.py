@@ -22,7 +22,7 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
 from mgmt.core.logging import get_logger
@@ -72,9 +72,31 @@ class Shutdown:
 
     def force(self, reason: str) -> None:
         """End the process now (any thread): what was not handed back, the broker and flow
-        recovery hand to the next owner."""
-        log.error("shutdown.forced", reason=reason, stage=self.stage, grace=self.grace)
-        os._exit(FORCED_EXIT_CODE)
+        recovery hand to the next owner. Once every stage has run (``finish``) the stop was
+        clean and only the exit hung: the exit code says so (0)."""
+        code = 0 if self.stage == "finished" else FORCED_EXIT_CODE
+        log.error("shutdown.forced", reason=reason, stage=self.stage, grace=self.grace, code=code)
+        os._exit(code)
+
+    async def finish(self, *, share: float) -> None:
+        """The last stage: cancel the tasks still alive and wait (bounded) for them to end.
+
+        Otherwise the event loop's own teardown cancels them and waits without a bound, and
+        a task that does not unwind (one whose stage overran, a library's background task)
+        keeps a stopped process alive. The watchdog stays armed through the interpreter's
+        exit; the stuck tasks are named in the log."""
+        current = asyncio.current_task()
+        left = [t for t in asyncio.all_tasks() if t is not current and not t.done()]
+        if left:
+            log.info("shutdown.cancelling_leftovers", count=len(left), tasks=_names(left))
+            for task in left:
+                task.cancel()
+            bound = self.share(share)
+            _, pending = await asyncio.wait(left, timeout=bound if bound != float("inf") else None)
+            if pending:
+                self.overran.append("leftovers")
+                log.error("shutdown.tasks_ignored_cancel", tasks=_names(pending))
+        self.stage = "finished"
 
     async def run(self, stage: str, aw: Awaitable[T], *, share: float) -> T | None:
         """Await ``aw`` for at most ``share`` of the grace period (less if less is left).
@@ -96,3 +118,9 @@ class Shutdown:
             return None
         log.info("shutdown.stage_done", stage=stage, seconds=round(time.monotonic() - started, 3))
         return result
+
+
+def _names(tasks: Iterable[asyncio.Task[object]]) -> list[str]:
+    return sorted(f"{t.get_name()}:{getattr(t.get_coro(), '__qualname__', '?')}" for t in tasks)[
+        :20
+    ]
