@@ -19,7 +19,7 @@ async def test_a_stage_that_overruns_is_abandoned_and_the_next_still_runs() -> N
 async def test_a_failing_stage_does_not_skip_the_rest() -> None:
     shutdown = Shutdown.unbounded()
 
-    async def boom() -> None:
+    async def boom() -> int:
         raise RuntimeError("stage failed")
 
     assert await shutdown.run("fails", boom(), share=0.1) is None
