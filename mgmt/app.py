@@ -213,11 +213,11 @@ class ManagementNode:
             "agent_tasks": self.tasks.stop(),
         }
         # side by side, each its own stage: an overrun names the service
-        await asyncio.gather(*(shutdown.run(n, aw, share=0.1) for n, aw in stops.items()))
+        await asyncio.gather(*(shutdown.run(n, aw, share=0.05) for n, aw in stops.items()))
         await self.runtime.close(shutdown)
         # after every flow has suspended: the writer commits what they handed it
-        await shutdown.run("flow_store", self.flows.store.close(), share=0.05)
-        await shutdown.run("http_client", self.http.aclose(), share=0.025)
+        await shutdown.run("flow_store", self.flows.store.close(), share=0.02)
+        await shutdown.run("http_client", self.http.aclose(), share=0.02)
 
 
 def build_node(

@@ -144,9 +144,9 @@ async def start_db(settings: Settings, *, migrate: bool) -> Database:
 
 #: Shares of the grace period of the stages ``run_mgmt``/``run_api`` run themselves; the
 #: node's and the frontend's own stages are in ``ManagementNode.stop``/``ApiFrontend.stop``.
-_HTTP_SHARE = 0.1
+_HTTP_SHARE = 0.05
 _FRONTEND_HTTP_SHARE = 0.5
-_DB_SHARE = 0.05
+_DB_SHARE = 0.03
 
 
 async def run_mgmt(settings: Settings) -> None:
@@ -217,7 +217,7 @@ async def run_api(settings: Settings) -> None:
     log.info("api.stopping", grace=shutdown.grace)
     await shutdown.run("http", http.stop(), share=_FRONTEND_HTTP_SHARE)
     await api.stop(shutdown)
-    await shutdown.run("bus", bus.close(), share=0.1)
+    await shutdown.run("bus", bus.close(), share=0.05)
     await shutdown.run("db", db.close(), share=_DB_SHARE)
     await shutdown.finish(share=_DB_SHARE)
     log.info("api.stopped", overran=shutdown.overran, left=round(shutdown.remaining(), 3))

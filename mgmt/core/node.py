@@ -104,14 +104,14 @@ class NodeRuntime:
         shutdown = shutdown or Shutdown.unbounded()
         self._stopping = True
         log.info("node.leaving")
-        await shutdown.run("leave", self.membership.stop(leave=True), share=0.1)
-        await shutdown.run("rebalancer", self._stop_loops(), share=0.05)
+        await shutdown.run("leave", self.membership.stop(leave=True), share=0.05)
+        await shutdown.run("rebalancer", self._stop_loops(), share=0.03)
         consumers = list(self._consumers.values())
         for consumer in consumers:
             consumer.stop_taking()
-        await shutdown.run("drain", _all(c.wait_idle() for c in consumers), share=0.4)
+        await shutdown.run("drain", _all(c.wait_idle() for c in consumers), share=0.35)
         await shutdown.run("cancel", _all(c.cancel_running() for c in consumers), share=0.1)
-        await shutdown.run("consumers", _all(c.close() for c in consumers), share=0.1)
+        await shutdown.run("consumers", _all(c.close() for c in consumers), share=0.05)
         self._consumers.clear()
         self.metrics.partitions_owned.set(0)
         for listener in self._listeners:  # scanners stop scanning what is no longer ours
@@ -122,9 +122,9 @@ class NodeRuntime:
     async def close(self, shutdown: Shutdown | None = None) -> None:
         """Close the bus and the lease pool (after ``stop`` and the services' own stops)."""
         shutdown = shutdown or Shutdown.unbounded()
-        await shutdown.run("bus", self.bus.close(), share=0.05)
+        await shutdown.run("bus", self.bus.close(), share=0.03)
         if self._lease_db is not None:
-            await shutdown.run("lease_db", self._lease_db.close(), share=0.025)
+            await shutdown.run("lease_db", self._lease_db.close(), share=0.02)
 
     async def _stop_loops(self) -> None:
         for task in (self._rebalancer, self._depth_task):

@@ -106,18 +106,27 @@ class Shutdown:
         bound = self.share(share)
         self.stage = stage
         started = time.monotonic()
+        # A task of its own, waited for with a timeout and left behind when it overruns:
+        # ``asyncio.timeout`` would wait for the cancelled work to unwind (a gather of
+        # handlers each suspending its flow run on a slow database), unbounded. ``finish``
+        # cancels what is left behind, with a bound of its own.
+        task = asyncio.ensure_future(aw)
         try:
-            async with asyncio.timeout(bound if bound != float("inf") else None):
-                result = await aw
-        except TimeoutError:
+            done, _ = await asyncio.wait({task}, timeout=None if bound == float("inf") else bound)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.cancel()
             self.overran.append(stage)
             log.error("shutdown.stage_overran", stage=stage, bound=round(bound, 3))
             return None
-        except Exception:
-            log.exception("shutdown.stage_failed", stage=stage)
+        exc = task.exception()
+        if exc is not None:
+            log.error("shutdown.stage_failed", stage=stage, error=repr(exc))
             return None
         log.info("shutdown.stage_done", stage=stage, seconds=round(time.monotonic() - started, 3))
-        return result
+        return task.result()
 
 
 def _names(tasks: Iterable[asyncio.Task[object]]) -> list[str]:
