@@ -173,6 +173,7 @@ async def run_mgmt(settings: Settings) -> None:
     await shutdown.run("db", db.close(), share=_DB_SHARE)
     await shutdown.finish(share=_DB_SHARE)
     log.info("mgmt.stopped", overran=shutdown.overran, left=round(shutdown.remaining(), 3))
+    shutdown.exit()
 
 
 async def run_api(settings: Settings) -> None:
@@ -221,3 +222,4 @@ async def run_api(settings: Settings) -> None:
     await shutdown.run("db", db.close(), share=_DB_SHARE)
     await shutdown.finish(share=_DB_SHARE)
     log.info("api.stopped", overran=shutdown.overran, left=round(shutdown.remaining(), 3))
+    shutdown.exit()

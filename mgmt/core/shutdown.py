@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Iterable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from mgmt.core.logging import get_logger
 
@@ -97,6 +98,16 @@ class Shutdown:
                 self.overran.append("leftovers")
                 log.error("shutdown.tasks_ignored_cancel", tasks=_names(pending))
         self.stage = "finished"
+
+    def exit(self) -> NoReturn:
+        """Every stage has run: leave now, skipping the event loop's and the interpreter's
+        teardown. On a loaded machine that teardown alone took 2-5 s after the stop had
+        finished (measured under test), and none of it does anything a stopped process
+        needs: the stages closed what had to be closed, and the logs are flushed here."""
+        log.info("shutdown.exit", overran=self.overran, left=round(self.remaining(), 3))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     async def run(self, stage: str, aw: Awaitable[T], *, share: float) -> T | None:
         """Await ``aw`` for at most ``share`` of the grace period (less if less is left).

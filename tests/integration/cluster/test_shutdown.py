@@ -134,7 +134,8 @@ async def test_sigterm_under_load_exits_in_grace_and_loses_no_job(
 
     async def all_done() -> bool:
         states = await _jobs_by_state(db)
-        return set(states) == {JobState.SUCCEEDED}
+        assert set(states) == {JobState.SUCCEEDED}, states  # the counts, when it fails
+        return True
 
     await eventually(all_done, timeout=60, interval=0.2, message="every job Succeeded")
     async with db.session() as s:
