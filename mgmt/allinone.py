@@ -16,7 +16,7 @@ from mgmt.app import build_api, build_node, make_transport
 from mgmt.core.bus.inproc import InprocBroker
 from mgmt.core.logging import get_logger
 from mgmt.frontend import FrontendContext, create_app
-from mgmt.server import HttpServer, start_db, stop_event
+from mgmt.server import HttpServer, StopSignal, start_db
 from mgmt.settings import Settings
 
 log = get_logger(__name__)
@@ -31,7 +31,7 @@ async def run_up(settings: Settings) -> None:
             "callback_base_url": f"http://{settings.api_host}:{settings.api_port}",
         }
     )
-    stop = stop_event()
+    stop = StopSignal(settings.shutdown_grace)
     db = await start_db(settings, migrate=True)
     registry = CollectorRegistry()
     try:
@@ -85,10 +85,11 @@ async def run_up(settings: Settings) -> None:
         f"Press Ctrl-C to stop.",
         flush=True,
     )
-    await stop.wait()
-    log.info("up.stopping")
-    await api.stop()
-    await sim.stop()
-    await rest.stop()
-    await node.stop()
-    await db.close()
+    shutdown = await stop.wait()
+    log.info("up.stopping", grace=shutdown.grace)
+    await shutdown.run("http", api.stop(), share=0.2)
+    await shutdown.run("sim", sim.stop(), share=0.05)
+    await rest.stop(shutdown)
+    await node.stop(shutdown)
+    await shutdown.run("db", db.close(), share=0.05)
+    await shutdown.finish(share=0.05)

@@ -12,6 +12,7 @@ factory runs, and handlers, flows and listeners are all registered before the no
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ from mgmt.core.query import QueryRegistry
 from mgmt.core.resource import ResourceTypes
 from mgmt.core.resource import uuids as _uuid_models  # noqa: F401
 from mgmt.core.service import FlowOwner, TaskOwner
+from mgmt.core.shutdown import Shutdown
 from mgmt.core.tags import TagRegistry, TagService
 from mgmt.core.tags import models as _tag_models  # noqa: F401
 from mgmt.core.tags.api import TagsOnCreate
@@ -174,9 +176,7 @@ class ResourceCascades:
         return [Extension(CASCADE_RESOURCES, c, type=c.type_name) for c in self._types.cascades()]
 
 
-def readables(
-    tags: TagService, db: Database, modules: Modules = MODULES
-) -> list[ReadableResource]:
+def readables(tags: TagService, db: Database, modules: Modules = MODULES) -> list[ReadableResource]:
     """Every resource the REST API reads (and queries, and ZQL)."""
     return modules.readables(BaseParts(db, tags))
 
@@ -215,18 +215,30 @@ class ManagementNode:
         for runner in self.runners:
             await runner.start()
 
-    async def stop(self) -> None:
+    async def stop(self, shutdown: Shutdown | None = None) -> None:
+        """Stop taking work, hand back what is held, close; each stage bounded by its share
+        of ``shutdown``'s grace period (docs/operations.md, "Stopping a process")."""
+        shutdown = shutdown or Shutdown.unbounded()
+        # event consumers first (web-hook delivery): a stopped one takes no more events
         for runner in reversed(self.runners):
-            await runner.stop()
-        await self.runtime.stop()
-        await self.jobs.stop()
-        await self.job_webhooks.stop()
-        await self.recovery.stop()
-        await self.gc.stop()
-        await self.gconfig.stop()
-        await self.flows.store.close()
-        await self.tasks.stop()
-        await self.http.aclose()
+            await shutdown.run(type(runner).__name__, runner.stop(), share=0.05)
+        await self.runtime.stop(shutdown)
+        # Partition work outside handlers: flows recovery resumed are cancelled (suspended,
+        # so the next owner resumes them again), scanners stop. The bus is still open.
+        stops = {
+            "job_sweeper": self.jobs.stop(),
+            "job_webhooks": self.job_webhooks.stop(),
+            "flow_recovery": self.recovery.stop(),
+            "gc": self.gc.stop(),
+            "gconfig": self.gconfig.stop(),
+            "agent_tasks": self.tasks.stop(),
+        }
+        # side by side, each its own stage: an overrun names the service
+        await asyncio.gather(*(shutdown.run(n, aw, share=0.05) for n, aw in stops.items()))
+        await self.runtime.close(shutdown)
+        # after every flow has suspended: the writer commits what they handed it
+        await shutdown.run("flow_store", self.flows.store.close(), share=0.02)
+        await shutdown.run("http_client", self.http.aclose(), share=0.02)
 
 
 def build_node(
@@ -388,11 +400,13 @@ class ApiFrontend:
         if self.owns_gconfig:
             await self.gconfig.start()
 
-    async def stop(self) -> None:
-        await self.audit.close()
-        await self.writes.jobs.close()
+    async def stop(self, shutdown: Shutdown | None = None) -> None:
+        """After the HTTP server stopped (no request in flight): flush, close the writers."""
+        shutdown = shutdown or Shutdown.unbounded()
+        await shutdown.run("audit", self.audit.close(), share=0.1)
+        await shutdown.run("job_inserts", self.writes.jobs.close(), share=0.05)
         if self.owns_gconfig:
-            await self.gconfig.stop()
+            await shutdown.run("gconfig", self.gconfig.stop(), share=0.05)
 
 
 def build_api(

@@ -22,6 +22,7 @@ from mgmt.core.db import Database
 from mgmt.core.db.migrate import upgrade
 from mgmt.core.logging import get_logger
 from mgmt.core.metrics import BusMetrics
+from mgmt.core.shutdown import Shutdown
 from mgmt.frontend import FrontendContext, create_app
 from mgmt.http_protocol import HttpProtocol
 from mgmt.settings import Settings
@@ -38,7 +39,7 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(self, app: FastAPI, host: str, port: int, *, drain_seconds: float = 5.0) -> None:
         config = uvicorn.Config(
             app,
             host=host,
@@ -47,6 +48,8 @@ class HttpServer:
             access_log=False,
             lifespan="off",
             http=HttpProtocol,  # httptools, keeping the body of an h2c upgrade offer
+            # requests still running then (a long `Prefer: wait`) are cancelled by uvicorn
+            timeout_graceful_shutdown=max(1, int(drain_seconds)),
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -60,17 +63,38 @@ class HttpServer:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
+        """Stop accepting, finish the requests in flight (up to ``drain_seconds``)."""
         self._server.should_exit = True
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
 
-def stop_event() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
+class StopSignal:
+    """SIGTERM/SIGINT: the first starts the grace period (``Shutdown``, its watchdog armed
+    at once, so even a stop that starts late or hangs ends in time); a second ends the
+    process at once."""
+
+    def __init__(self, grace: float) -> None:
+        self._grace = grace
+        self.requested = asyncio.Event()
+        self.shutdown: Shutdown | None = None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_signal, sig.name)
+
+    def _on_signal(self, name: str) -> None:
+        if self.shutdown is not None:
+            self.shutdown.force(f"second {name}")
+            return
+        self.shutdown = Shutdown(self._grace)
+        self.shutdown.arm()
+        log.info("shutdown.requested", signal=name, grace=self._grace)
+        self.requested.set()
+
+    async def wait(self) -> Shutdown:
+        await self.requested.wait()
+        assert self.shutdown is not None
+        return self.shutdown
 
 
 def node_health_app(node: ManagementNode) -> FastAPI:
@@ -118,8 +142,15 @@ async def start_db(settings: Settings, *, migrate: bool) -> Database:
     return db
 
 
+#: Shares of the grace period of the stages ``run_mgmt``/``run_api`` run themselves; the
+#: node's and the frontend's own stages are in ``ManagementNode.stop``/``ApiFrontend.stop``.
+_HTTP_SHARE = 0.05
+_FRONTEND_HTTP_SHARE = 0.5
+_DB_SHARE = 0.03
+
+
 async def run_mgmt(settings: Settings) -> None:
-    stop = stop_event()
+    stop = StopSignal(settings.shutdown_grace)
     db = await start_db(settings, migrate=True)
     try:
         node = build_node(settings, db, make_transport(settings))
@@ -127,24 +158,26 @@ async def run_mgmt(settings: Settings) -> None:
         await db.close()
         raise
     await node.start()
-    http = HttpServer(node_health_app(node), settings.mgmt_host, settings.mgmt_port)
+    http = HttpServer(
+        node_health_app(node),
+        settings.mgmt_host,
+        settings.mgmt_port,
+        drain_seconds=settings.shutdown_grace * _HTTP_SHARE,
+    )
     await http.start()
     log.info("mgmt.started", port=settings.mgmt_port, partitions=settings.partitions)
-    await stop.wait()
-    log.info("mgmt.stopping")
-    await http.stop()
-    try:
-        # a clean stop hands partitions over at once; never let it hang the exit
-        async with asyncio.timeout(settings.drain_timeout + 15):
-            await node.stop()
-    except TimeoutError:
-        log.error("mgmt.stop_timed_out")
-    await db.close()
-    log.info("mgmt.stopped")
+    shutdown = await stop.wait()
+    log.info("mgmt.stopping", grace=shutdown.grace)
+    await shutdown.run("http", http.stop(), share=_HTTP_SHARE)
+    await node.stop(shutdown)
+    await shutdown.run("db", db.close(), share=_DB_SHARE)
+    await shutdown.finish(share=_DB_SHARE)
+    log.info("mgmt.stopped", overran=shutdown.overran, left=round(shutdown.remaining(), 3))
+    shutdown.exit()
 
 
 async def run_api(settings: Settings) -> None:
-    stop = stop_event()
+    stop = StopSignal(settings.shutdown_grace)
     # a frontend may start first on a fresh database; upgrading is serialised and idempotent
     db = await start_db(settings, migrate=True)
     registry = CollectorRegistry()
@@ -171,11 +204,22 @@ async def run_api(settings: Settings) -> None:
             audit=api.audit,
         )
     )
-    http = HttpServer(app, settings.api_host, settings.api_port)
+    # most of a frontend's grace goes to the requests in flight: each commits its job row
+    # and publishes its message before it answers, so a finished request lost nothing
+    http = HttpServer(
+        app,
+        settings.api_host,
+        settings.api_port,
+        drain_seconds=settings.shutdown_grace * _FRONTEND_HTTP_SHARE * 0.8,
+    )
     await http.start()
     log.info("api.started", port=settings.api_port)
-    await stop.wait()
-    await http.stop()
-    await api.stop()
-    await bus.close()
-    await db.close()
+    shutdown = await stop.wait()
+    log.info("api.stopping", grace=shutdown.grace)
+    await shutdown.run("http", http.stop(), share=_FRONTEND_HTTP_SHARE)
+    await api.stop(shutdown)
+    await shutdown.run("bus", bus.close(), share=0.05)
+    await shutdown.run("db", db.close(), share=_DB_SHARE)
+    await shutdown.finish(share=_DB_SHARE)
+    log.info("api.stopped", overran=shutdown.overran, left=round(shutdown.remaining(), 3))
+    shutdown.exit()

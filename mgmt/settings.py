@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     drain_timeout: float = Field(
         default=10.0, gt=0, description="How long a released partition may finish its work."
     )
+    shutdown_grace: float = Field(
+        default=15.0,
+        gt=0,
+        description=(
+            "Seconds a process has from SIGTERM to exit; each stop stage gets a share, "
+            "and a process still running when it ends (or on a second signal) is ended."
+        ),
+    )
     callback_base_url: str = Field(
         default="http://127.0.0.1:8080",
         description="Where agents POST replies: an API frontend or the load balancer.",

@@ -10,7 +10,8 @@ Partition listeners (agent-task tracker, later VM sync, host ping …) hear the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Protocol
 
 from mgmt.core.bus import Bus, HandlerTable, PartitionConsumer, Transport
@@ -19,6 +20,7 @@ from mgmt.core.logging import get_logger
 from mgmt.core.membership import Membership
 from mgmt.core.metrics import BusMetrics
 from mgmt.core.ring import owned_by
+from mgmt.core.shutdown import Shutdown
 from mgmt.settings import Settings
 
 log = get_logger(__name__)
@@ -95,20 +97,46 @@ class NodeRuntime:
         await self.membership.start()
         self._depth_task = asyncio.create_task(self._report_depth(), name="queue-depth")
 
-    async def stop(self) -> None:
-        """Graceful: leave first so others start standby consumers, then drain and close."""
+    async def stop(self, shutdown: Shutdown | None = None) -> None:
+        """Graceful, within ``shutdown``'s grace period (see ``mgmt.core.shutdown``).
+
+        Leave first (delete our lease row) so the others start standby consumers on our
+        partitions; start no new handlers; let the running ones finish for a bounded drain;
+        cancel what is left (not acked: the next owner runs it again, and a cancelled flow
+        suspends its run for flow recovery); close the consumer channels, which returns every
+        unacked delivery in order. Each stage that overruns is logged and skipped over: a
+        delivery whose channel could not be closed is returned when the connection drops.
+        ``close`` (after the services have stopped) closes the bus."""
+        shutdown = shutdown or Shutdown.unbounded()
         self._stopping = True
         log.info("node.leaving")
-        await self.membership.stop(leave=True)
+        await shutdown.run("leave", self.membership.stop(leave=True), share=0.05)
+        await shutdown.run("rebalancer", self._stop_loops(), share=0.03)
+        consumers = list(self._consumers.values())
+        for consumer in consumers:
+            consumer.stop_taking()
+        await shutdown.run("drain", _all(c.wait_idle() for c in consumers), share=0.35)
+        await shutdown.run("cancel", _all(c.cancel_running() for c in consumers), share=0.1)
+        await shutdown.run("consumers", _all(c.close() for c in consumers), share=0.05)
+        self._consumers.clear()
+        self.metrics.partitions_owned.set(0)
+        for listener in self._listeners:  # scanners stop scanning what is no longer ours
+            with contextlib.suppress(Exception):
+                await listener.partitions_changed(frozenset())
+        log.info("node.released_all")
+
+    async def close(self, shutdown: Shutdown | None = None) -> None:
+        """Close the bus and the lease pool (after ``stop`` and the services' own stops)."""
+        shutdown = shutdown or Shutdown.unbounded()
+        await shutdown.run("bus", self.bus.close(), share=0.03)
+        if self._lease_db is not None:
+            await shutdown.run("lease_db", self._lease_db.close(), share=0.02)
+
+    async def _stop_loops(self) -> None:
         for task in (self._rebalancer, self._depth_task):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-        await self._apply(frozenset())
-        log.info("node.released_all")
-        await self.bus.close()
-        if self._lease_db is not None:
-            await self._lease_db.close()
 
     async def _members_changed(self, members: frozenset[str]) -> None:
         self._members = members
@@ -218,3 +246,7 @@ class NodeRuntime:
                 raise
             except Exception as exc:
                 log.debug("node.depth_failed", error=str(exc))
+
+
+async def _all(aws: Iterable[Awaitable[None]]) -> None:
+    await asyncio.gather(*aws)

@@ -117,20 +117,47 @@ class PartitionConsumer:
     async def release(self, drain_timeout: float) -> None:
         """Give the partition up: finish running handlers (up to ``drain_timeout``), then close
         the consumer so unstarted deliveries return to the queue in order for the next owner."""
+        self.stop_taking()
+        try:
+            async with asyncio.timeout(drain_timeout):
+                await self.wait_idle()
+        except TimeoutError:
+            pass
+        await self.cancel_running()
+        await self.close()
+
+    def stop_taking(self) -> None:
+        """Start no more handlers. Deliveries already prefetched stay unacked on the channel
+        (returned in order when it closes); the consumer is not cancelled yet, because with a
+        single active consumer a cancel hands the queue to the next owner at once, and it
+        would run a resource's later messages beside the handlers still running here."""
         self._draining = True
-        if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=drain_timeout)
-            for task in pending:
-                task.cancel()
-            if pending:
-                log.warning("bus.drain_cancelled", partition=self.partition, count=len(pending))
-                await asyncio.gather(*pending, return_exceptions=True)
-        if self._consumer is not None:
+
+    async def wait_idle(self) -> None:
+        """Until no handler runs (the caller bounds it)."""
+        while self._running:
+            await asyncio.wait(set(self._running))
+
+    async def cancel_running(self) -> None:
+        """Cancel handlers still running: they are not acked, so the next owner runs them
+        again (at-least-once; handlers dedupe). Waits for them to unwind (a flow suspends
+        its run on the way out); the caller bounds that."""
+        pending = [t for t in self._running if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("bus.drain_cancelled", partition=self.partition, count=len(pending))
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def close(self) -> None:
+        """Close the consumer's channel: the broker returns every unacked delivery, in order,
+        and the queue's next single-active consumer takes over."""
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
             try:
-                await self._consumer.close()
+                await consumer.close()
             except Exception as exc:  # connection already gone: the broker returned them
                 log.info("bus.consumer_close_failed", partition=self.partition, error=str(exc))
-            self._consumer = None
         self._signatures.clear()
 
     async def _on_delivery(self, delivery: Delivery) -> None:

@@ -138,6 +138,7 @@ class RabbitTransport:
         self._listeners: list[ConnectionListener] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
+        self._closing_channels: set[asyncio.Task[None]] = set()
 
     @property
     def connected(self) -> bool:
@@ -311,14 +312,25 @@ class RabbitTransport:
     ) -> _RabbitConsumer:
         assert self._conn is not None
         channel = await self._conn.channel()
-        await channel.set_qos(prefetch_count=prefetch)
-        queue = await self._declare_partition(channel, partition)
 
         async def on_message(msg: AbstractIncomingMessage) -> None:
             await handler(_RabbitDelivery(msg))
 
-        await queue.consume(on_message, no_ack=False)
+        try:
+            await channel.set_qos(prefetch_count=prefetch)
+            queue = await self._declare_partition(channel, partition)
+            await queue.consume(on_message, no_ack=False)
+        except BaseException:
+            # Cancelled (a stop during a take-over) or failed half-way: a channel nobody
+            # holds would keep consuming, and its handlers would run past every drain.
+            self._close_later(channel)
+            raise
         return _RabbitConsumer(channel)
+
+    def _close_later(self, channel: AbstractChannel) -> None:
+        task = asyncio.get_running_loop().create_task(_close_quietly(channel))
+        self._closing_channels.add(task)
+        task.add_done_callback(self._closing_channels.discard)
 
     async def subscribe(
         self, name: str, patterns: list[str], handler: DeliveryHandler, *, durable: bool
@@ -367,3 +379,8 @@ class RabbitTransport:
             await ch.queue_delete(f"{self._prefix}.dead-letters")
             for x in ("partitions", "dlx", "events"):
                 await ch.exchange_delete(f"{self._prefix}.{x}")
+
+
+async def _close_quietly(channel: AbstractChannel) -> None:
+    with contextlib.suppress(Exception):
+        await channel.close()
