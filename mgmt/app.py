@@ -71,11 +71,12 @@ from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
 from mgmt.identity import API_MESSAGES as IDENTITY_APIS
 from mgmt.identity import models as _identity_models  # noqa: F401
+from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
 from mgmt.identity.handlers import IdentityService
 from mgmt.identity.keys import deployment_secret
 from mgmt.identity.plugin import IdentityPlugin
 from mgmt.identity.queries import readables as identity_readables
-from mgmt.identity.sessions import IDENTITY_CONFIGS, Sessions, bootstrap_admin
+from mgmt.identity.sessions import IDENTITY_CONFIGS, Sessions
 from mgmt.settings import Settings
 from mgmt.webhook import API_MESSAGES as WEBHOOK_APIS
 from mgmt.webhook import models as _webhook_models  # noqa: F401
@@ -179,16 +180,16 @@ class ManagementNode:
     jobs: ApiJobSweeper
     job_webhooks: JobWebhooks
     dispatcher: WebHookDispatcher
+    #: what start-up did about the admin account; the process entry point tells the operator
+    admin: AdminPassword | None = None
 
     async def start(self) -> None:
-        generated = await bootstrap_admin(
+        self.admin = await bootstrap_admin(
             self.db,
             self.settings.admin_password.get_secret_value()
             if self.settings.admin_password
             else None,
         )
-        if generated:  # shown once, here; only its hash is stored
-            print(f"zcloud: created account 'admin' with password: {generated}", flush=True)
         await self.runtime.start()
         await self.gconfig.start()
         await self.dispatcher.start(self.runtime.bus)
@@ -204,6 +205,21 @@ class ManagementNode:
         await self.flows.store.close()
         await self.tasks.stop()
         await self.http.aclose()
+
+
+def admin_line(admin: AdminPassword | None) -> str:
+    """The operator's line about the admin account (a generated password is shown here
+    only: the database keeps its hash)."""
+    if admin is None:
+        return "admin account not checked"
+    if admin.source is PasswordSource.GENERATED:
+        return f"account '{admin.account}', password: {admin.password}   (shown once)"
+    if admin.source is PasswordSource.GIVEN:
+        return f"account '{admin.account}', password from ZCLOUD_ADMIN_PASSWORD"
+    return (
+        f"account '{admin.account}' existed already "
+        "(lost its password? zcloud admin reset-password)"
+    )
 
 
 def build_node(

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -16,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from mgmt.app import ManagementNode, build_api, build_node, make_transport
+from mgmt.app import ManagementNode, admin_line, build_api, build_node, make_transport
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
 from mgmt.core.db.migrate import upgrade
@@ -37,8 +39,37 @@ class _Server(uvicorn.Server):
         yield
 
 
+class StartupError(Exception):
+    """The process cannot start, for a reason the operator can fix (a port in use). The
+    entry point prints it as one line and exits non-zero, without a traceback."""
+
+
+def bind_port(host: str, port: int, what: str) -> socket.socket:
+    """A listening socket on ``host:port``, taken before anything else starts: a port in
+    use then fails the start before any state (the admin account, a lease) is created."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            message = f"{what} port {host}:{port} is in use (another zcloud running?)"
+        else:
+            message = f"cannot listen on {host}:{port} for the {what}: {exc.strerror or exc}"
+        raise StartupError(message) from exc
+    return sock
+
+
 class HttpServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    """One uvicorn server. Given ``sock`` (from ``bind_port``) it serves on that socket,
+    else it binds ``host:port`` itself when started."""
+
+    def __init__(
+        self, app: FastAPI, host: str, port: int, sock: socket.socket | None = None
+    ) -> None:
+        self._sock = sock
         config = uvicorn.Config(
             app,
             host=host,
@@ -52,7 +83,8 @@ class HttpServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(), name="http")
+        sockets = [self._sock] if self._sock is not None else None
+        self._task = asyncio.create_task(self._server.serve(sockets), name="http")
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises the bind error
@@ -120,6 +152,7 @@ async def start_db(settings: Settings, *, migrate: bool) -> Database:
 
 async def run_mgmt(settings: Settings) -> None:
     stop = stop_event()
+    sock = bind_port(settings.mgmt_host, settings.mgmt_port, "health")
     db = await start_db(settings, migrate=True)
     try:
         node = build_node(settings, db, make_transport(settings))
@@ -127,9 +160,11 @@ async def run_mgmt(settings: Settings) -> None:
         await db.close()
         raise
     await node.start()
-    http = HttpServer(node_health_app(node), settings.mgmt_host, settings.mgmt_port)
+    http = HttpServer(node_health_app(node), settings.mgmt_host, settings.mgmt_port, sock)
     await http.start()
     log.info("mgmt.started", port=settings.mgmt_port, partitions=settings.partitions)
+    if node.admin is not None and node.admin.password:  # the one node that created it
+        print(f"zcloud: {admin_line(node.admin)}", flush=True)
     await stop.wait()
     log.info("mgmt.stopping")
     await http.stop()
@@ -145,6 +180,7 @@ async def run_mgmt(settings: Settings) -> None:
 
 async def run_api(settings: Settings) -> None:
     stop = stop_event()
+    sock = bind_port(settings.api_host, settings.api_port, "API")
     # a frontend may start first on a fresh database; upgrading is serialised and idempotent
     db = await start_db(settings, migrate=True)
     registry = CollectorRegistry()
@@ -171,7 +207,7 @@ async def run_api(settings: Settings) -> None:
             audit=api.audit,
         )
     )
-    http = HttpServer(app, settings.api_host, settings.api_port)
+    http = HttpServer(app, settings.api_host, settings.api_port, sock)
     await http.start()
     log.info("api.started", port=settings.api_port)
     await stop.wait()
