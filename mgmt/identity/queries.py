@@ -15,6 +15,7 @@ from mgmt.identity.messages import (
 from mgmt.identity.models import (
     AccessKeyRow,
     AccountRow,
+    AccountType,
     GroupRow,
     PolicyRow,
     UserRow,
@@ -36,6 +37,7 @@ def readables() -> list[ReadableResource]:
         },
         relations={"users": Relation("users", "User", AccountRow.uuid, UserRow.account_uuid)},
         owner=AccountRow.uuid,
+        choices={"type": tuple(t.value for t in AccountType)},
     )
     user = QueryableResource(
         "User",
@@ -90,6 +92,7 @@ def readables() -> list[ReadableResource]:
             "createDate": AccessKeyRow.created_at,
         },
         owner=AccessKeyRow.account_uuid,
+        choices={"state": ("Enabled", "Disabled")},
     )
     return [
         ReadableResource(account, "accounts", plain(inv.account), AccountInventory),

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from mgmt.core.api.reads import ReadableResource, plain
 from mgmt.core.query import QueryableResource, Relation
 from mgmt.zone.handlers import cluster_inventory, zone_inventory
-from mgmt.zone.messages import ClusterInventory, ZoneInventory
+from mgmt.zone.messages import ClusterInventory, CreateCluster, State, ZoneInventory
 from mgmt.zone.models import ClusterRow, ZoneRow
+
+#: the values the API lets these fields take (a query for any other is refused)
+STATES: tuple[str, ...] = get_args(State)
+HYPERVISOR_TYPES: tuple[str, ...] = get_args(
+    CreateCluster.model_fields["hypervisorType"].annotation
+)
 
 
 def readables() -> list[ReadableResource]:
@@ -25,6 +33,7 @@ def readables() -> list[ReadableResource]:
         },
         relations={"clusters": Relation("clusters", "Cluster", ZoneRow.uuid, ClusterRow.zone_uuid)},
         owner=ZoneRow.owner_account_uuid,
+        choices={"state": STATES},
     )
     cluster = QueryableResource(
         "Cluster",
@@ -43,6 +52,7 @@ def readables() -> list[ReadableResource]:
         },
         relations={"zone": Relation("zone", "Zone", ClusterRow.zone_uuid, ZoneRow.uuid)},
         owner=ClusterRow.owner_account_uuid,
+        choices={"state": STATES, "hypervisorType": HYPERVISOR_TYPES},
     )
     return [
         ReadableResource(zone, "zones", plain(zone_inventory), ZoneInventory),
