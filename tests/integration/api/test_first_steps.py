@@ -166,3 +166,43 @@ def test_login_as_a_user_of_an_account(url: str, cli: Cli) -> None:
     wrong = cli("login", "--url", url, "--account", "admin", "--user", name, "--password", "nope")
     assert wrong.code == 2
     assert "(401)" in wrong.err
+
+
+# -- the curl quick start of docs/api.md, run as written ---------------------------------------
+
+
+def _quick_start() -> str:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "api.md").read_text()
+    section = text.split("## Authentication", 1)[1]
+    return section.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_curl_quick_start_of_the_api_guide_runs(url: str, tmp_path: Path) -> None:
+    port = url.rsplit(":", 1)[1]
+    script = _quick_start().replace("localhost:8080", f"127.0.0.1:{port}")
+    script = script.replace('"password": "…"', f'"password": "{ADMIN_PASSWORD}"')
+    # the block as a script that stops at the first failure and shows every answer
+    path = tmp_path / "quick-start.sh"
+    path.write_text("set -euo pipefail\n" + script.replace("curl -s", "curl -sS --fail-with-body"))
+    done = subprocess.run(
+        ["bash", str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    answers, text, decoder = [], done.stdout.strip(), json.JSONDecoder()
+    while text:  # curl writes the answers back to back, without newlines
+        answer, end = decoder.raw_decode(text)
+        answers.append(answer)
+        text = text[end:].strip()
+    assert "inventories" in answers[0]  # GET /v1/zones
+    assert answers[1]["inventory"]["name"] == "z1"  # the create, answered within Prefer: wait
+
+
+def test_a_body_without_content_type_is_refused(url: str) -> None:
+    """Why the docs' curl examples say ``Content-Type``: without it the body is not read."""
+    r = httpx.post(
+        f"{url}/v1/sessions",
+        content=json.dumps({"accountName": "admin", "password": ADMIN_PASSWORD}),
+        headers={"Content-Type": ""},
+        timeout=10,
+    )
+    assert r.status_code == 400, r.text
