@@ -12,11 +12,11 @@ from prometheus_client import CollectorRegistry
 
 from agent.sim.app import create_app as create_sim_app
 from agent.sim.settings import SimSettings
-from mgmt.app import build_api, build_node, make_transport
+from mgmt.app import admin_line, build_api, build_node, make_transport
 from mgmt.core.bus.inproc import InprocBroker
 from mgmt.core.logging import get_logger
 from mgmt.frontend import FrontendContext, create_app
-from mgmt.server import HttpServer, StopSignal, start_db
+from mgmt.server import HttpServer, StopSignal, bind_port, start_db
 from mgmt.settings import Settings
 
 log = get_logger(__name__)
@@ -32,6 +32,9 @@ async def run_up(settings: Settings) -> None:
         }
     )
     stop = StopSignal(settings.shutdown_grace)
+    # both ports first: a busy one fails the start before the database or the admin exist
+    api_sock = bind_port(settings.api_host, settings.api_port, "API")
+    sim_sock = bind_port(settings.api_host, settings.sim_port, "simulator")
     db = await start_db(settings, migrate=True)
     registry = CollectorRegistry()
     try:
@@ -63,11 +66,13 @@ async def run_up(settings: Settings) -> None:
         ),
         settings.api_host,
         settings.api_port,
+        api_sock,
     )
     sim = HttpServer(
         create_sim_app(SimSettings(host=settings.api_host, port=settings.sim_port)),
         settings.api_host,
         settings.sim_port,
+        sim_sock,
     )
     await api.start()
     await sim.start()
@@ -82,6 +87,8 @@ async def run_up(settings: Settings) -> None:
         f"  API        {api_url}   (health: {api_url}/health, metrics: {api_url}/metrics)\n"
         f"  simulator  {sim_url}   ({settings.sim_hosts} simulated hosts: {sim_url}/sim/hosts)\n"
         f"  database   {settings.db_url}\n"
+        f"  admin      {admin_line(node.admin)}\n"
+        f"  log in     zcloud login --url {api_url} --account admin\n"
         f"Press Ctrl-C to stop.",
         flush=True,
     )

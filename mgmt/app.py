@@ -79,9 +79,10 @@ from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
+from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
 from mgmt.identity.keys import deployment_secret
 from mgmt.identity.module import MODULE as IDENTITY
-from mgmt.identity.sessions import Sessions, bootstrap_admin
+from mgmt.identity.sessions import Sessions
 from mgmt.settings import Settings
 from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
@@ -200,16 +201,16 @@ class ManagementNode:
     jobs: ApiJobSweeper
     job_webhooks: JobWebhooks
     runners: Sequence[Runner]
+    #: what start-up did about the admin account; the process entry point tells the operator
+    admin: AdminPassword | None = None
 
     async def start(self) -> None:
-        generated = await bootstrap_admin(
+        self.admin = await bootstrap_admin(
             self.db,
             self.settings.admin_password.get_secret_value()
             if self.settings.admin_password
             else None,
         )
-        if generated:  # shown once, here; only its hash is stored
-            print(f"zcloud: created account 'admin' with password: {generated}", flush=True)
         await self.runtime.start()
         await self.gconfig.start()
         for runner in self.runners:
@@ -239,6 +240,21 @@ class ManagementNode:
         # after every flow has suspended: the writer commits what they handed it
         await shutdown.run("flow_store", self.flows.store.close(), share=0.02)
         await shutdown.run("http_client", self.http.aclose(), share=0.02)
+
+
+def admin_line(admin: AdminPassword | None) -> str:
+    """The operator's line about the admin account (a generated password is shown here
+    only: the database keeps its hash)."""
+    if admin is None:
+        return "admin account not checked"
+    if admin.source is PasswordSource.GENERATED:
+        return f"account '{admin.account}', password: {admin.password}   (shown once)"
+    if admin.source is PasswordSource.GIVEN:
+        return f"account '{admin.account}', password from ZCLOUD_ADMIN_PASSWORD"
+    return (
+        f"account '{admin.account}' existed already "
+        "(lost its password? zcloud admin reset-password)"
+    )
 
 
 def build_node(

@@ -45,12 +45,28 @@ def _parser() -> argparse.ArgumentParser:
 
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
+
+    admin = sub.add_parser(
+        "admin",
+        help="the admin account, directly in the database (ZCLOUD_DB_URL; no API, no login)",
+    )
+    admin_sub = admin.add_subparsers(dest="action", required=True)
+    reset = admin_sub.add_parser(
+        "reset-password",
+        help="set a new admin password and end the admin's sessions",
+        description="Sets the password of the 'admin' account in the database the settings "
+        "name (ZCLOUD_DB_URL, default ./var/zcloud.db). The password comes from --password, "
+        "--prompt or ZCLOUD_ADMIN_PASSWORD; else a new one is generated and printed.",
+    )
+    how = reset.add_mutually_exclusive_group()
+    how.add_argument("--password", help="the new password (it shows in ps; prefer --prompt)")
+    how.add_argument("--prompt", action="store_true", help="ask for the new password")
     return p
 
 
 #: the process and operator commands; anything else is a client command (``zcloud login``,
 #: ``zcloud CreateZone name=z1``, ``zcloud QueryZone state=Enabled`` …)
-_COMMANDS = frozenset({"up", "mgmt", "api", "agent", "bench", "db", "-h", "--help"})
+_COMMANDS = frozenset({"up", "mgmt", "api", "agent", "bench", "db", "admin", "-h", "--help"})
 
 
 def _run(main: Coroutine[Any, Any, None]) -> None:
@@ -87,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         overrides["sim_port"] = args.sim_port
     if getattr(args, "sim_hosts", None) is not None:
         overrides["sim_hosts"] = args.sim_hosts
-    if args.command == "up" and "ZCLOUD_LOG_JSON" not in os.environ:
+    if args.command in ("up", "admin") and "ZCLOUD_LOG_JSON" not in os.environ:
         overrides["log_json"] = False  # a person is watching this terminal
+    if args.command == "admin" and "ZCLOUD_LOG_LEVEL" not in os.environ:
+        overrides["log_level"] = "WARNING"  # the command's own line says what it did
     settings = Settings(**overrides)
     configure(settings.log_level, settings.log_json, settings.node_id)
 
@@ -102,7 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_upgrade())
         print(f"database at head: {settings.db_url.split('@')[-1]}")
         return 0
+    if args.command == "admin":
+        from mgmt.admincli import reset_password  # noqa: PLC0415
+
+        return reset_password(settings, args.password, prompt=args.prompt)
     from mgmt.core.plugins import PluginError  # noqa: PLC0415
+    from mgmt.server import StartupError  # noqa: PLC0415
 
     try:
         if args.command == "mgmt":
@@ -117,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             from mgmt.allinone import run_up  # noqa: PLC0415
 
             _run(run_up(settings))
-    except PluginError as exc:
+    except (PluginError, StartupError) as exc:
         print(f"zcloud {args.command}: start-up failed: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import signal
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -16,7 +18,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from mgmt.app import ManagementNode, build_api, build_node, make_transport
+from mgmt.app import ManagementNode, admin_line, build_api, build_node, make_transport
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
 from mgmt.core.db.migrate import upgrade
@@ -38,8 +40,43 @@ class _Server(uvicorn.Server):
         yield
 
 
+class StartupError(Exception):
+    """The process cannot start, for a reason the operator can fix (a port in use). The
+    entry point prints it as one line and exits non-zero, without a traceback."""
+
+
+def bind_port(host: str, port: int, what: str) -> socket.socket:
+    """A listening socket on ``host:port``, taken before anything else starts: a port in
+    use then fails the start before any state (the admin account, a lease) is created."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            message = f"{what} port {host}:{port} is in use (another zcloud running?)"
+        else:
+            message = f"cannot listen on {host}:{port} for the {what}: {exc.strerror or exc}"
+        raise StartupError(message) from exc
+    return sock
+
+
 class HttpServer:
-    def __init__(self, app: FastAPI, host: str, port: int, *, drain_seconds: float = 5.0) -> None:
+    """One uvicorn server. Given ``sock`` (from ``bind_port``) it serves on that socket,
+    else it binds ``host:port`` itself when started."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str,
+        port: int,
+        sock: socket.socket | None = None,
+        *,
+        drain_seconds: float = 5.0,
+    ) -> None:
+        self._sock = sock
         config = uvicorn.Config(
             app,
             host=host,
@@ -55,7 +92,8 @@ class HttpServer:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._server.serve(), name="http")
+        sockets = [self._sock] if self._sock is not None else None
+        self._task = asyncio.create_task(self._server.serve(sockets), name="http")
         while not self._server.started:
             if self._task.done():
                 self._task.result()  # raises the bind error
@@ -151,6 +189,7 @@ _DB_SHARE = 0.03
 
 async def run_mgmt(settings: Settings) -> None:
     stop = StopSignal(settings.shutdown_grace)
+    sock = bind_port(settings.mgmt_host, settings.mgmt_port, "health")
     db = await start_db(settings, migrate=True)
     try:
         node = build_node(settings, db, make_transport(settings))
@@ -162,10 +201,13 @@ async def run_mgmt(settings: Settings) -> None:
         node_health_app(node),
         settings.mgmt_host,
         settings.mgmt_port,
+        sock,
         drain_seconds=settings.shutdown_grace * _HTTP_SHARE,
     )
     await http.start()
     log.info("mgmt.started", port=settings.mgmt_port, partitions=settings.partitions)
+    if node.admin is not None and node.admin.password:  # the one node that created it
+        print(f"zcloud: {admin_line(node.admin)}", flush=True)
     shutdown = await stop.wait()
     log.info("mgmt.stopping", grace=shutdown.grace)
     await shutdown.run("http", http.stop(), share=_HTTP_SHARE)
@@ -178,6 +220,7 @@ async def run_mgmt(settings: Settings) -> None:
 
 async def run_api(settings: Settings) -> None:
     stop = StopSignal(settings.shutdown_grace)
+    sock = bind_port(settings.api_host, settings.api_port, "API")
     # a frontend may start first on a fresh database; upgrading is serialised and idempotent
     db = await start_db(settings, migrate=True)
     registry = CollectorRegistry()
@@ -210,6 +253,7 @@ async def run_api(settings: Settings) -> None:
         app,
         settings.api_host,
         settings.api_port,
+        sock,
         drain_seconds=settings.shutdown_grace * _FRONTEND_HTTP_SHARE * 0.8,
     )
     await http.start()

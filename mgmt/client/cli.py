@@ -39,24 +39,30 @@ _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 _QUERY_OPTIONS = ("limit", "start", "sort", "fields", "count")
 _COMMANDS = frozenset({"login", "logout", "apis", "zql"})
 _VALUE_OPTIONS = frozenset(
-    {"--url", "--timeout", "--account", "--password", "--limit", "--start", "--sort", "--fields"}
+    {
+        *("--url", "--timeout", "--account", "--user", "--password"),
+        *("--limit", "--start", "--sort", "--fields"),
+    }
 )
+#: where the client goes without --url or a saved session: what ``zcloud up`` serves
+DEFAULT_URL = "http://127.0.0.1:8080"
 
 USAGE = """\
-zcloud login --url URL --account NAME [--password P]
+zcloud login [--url URL] --account NAME [--user NAME] [--password P]
        zcloud logout
-       zcloud apis
+       zcloud apis                                             (no login needed)
        zcloud <Api> [key=value ...] [--json] [--timeout S]      e.g. CreateZone name=z1
        zcloud Query<Resource> [condition ...] [--limit N] [--start N] [--sort +f|-f]
                               [--fields a,b] [--count] [--json]
        zcloud Get<Resource> uuid=UUID [--json]
        zcloud zql "query zone where name='z1'" [--json]
-       zcloud <Api> --help                                     the API's parameters"""
+       zcloud <Api> --help                                     its parameters (no login)"""
 
 DESCRIPTION = """\
 Values are read as JSON when they parse (5, true, null, ["a","b"], "quoted text"), else
 as text. Query conditions are passed as written: name=z1 state!=Disabled name~=web-%.
-The session is kept in ~/.zcloud/session.json (or $ZCLOUD_CLIENT_CONFIG)."""
+The session is kept in ~/.zcloud/session.json (or $ZCLOUD_CLIENT_CONFIG). Without --url
+and a saved session, the client talks to http://127.0.0.1:8080 (zcloud up)."""
 
 
 @dataclass
@@ -122,6 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         "--timeout", type=_seconds, default=600.0, help="seconds to wait for a job (default 600)"
     )
     p.add_argument("--account", help="login: the account name")
+    p.add_argument("--user", help="login: a user of the account (default: the account itself)")
     p.add_argument("--password", help="login: the password (prompted for when omitted)")
     p.add_argument("--limit", type=int, help="query: at most N results")
     p.add_argument("--start", type=int, help="query: skip the first N results")
@@ -168,22 +175,21 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, env: Cl
     if command == "logout":
         return _logout(env)
     saved = load_session()
-    url = args.url or (saved.url if saved else None)
-    if not url:
-        raise UsageError("not logged in: run zcloud login --url URL --account NAME")
+    url = args.url or (saved.url if saved else None) or DEFAULT_URL
     token = saved.token if saved and _same_url(saved.url, url) else None
     with _client(url, token, args, env) as client:
+        # the OpenAPI document is public: listing and describing APIs need no session
         if command == "apis":
             return _apis(client, args, env)
+        if args.help:
+            show_operation(env.out, client.operation(command))
+            return EXIT_OK
         if token is None:
             raise UsageError(f"not logged in to {url}: run zcloud login --url {url} --account NAME")
         if command == "zql":
             if not args.args:
                 raise UsageError('zql needs a statement: zcloud zql "query zone"')
             return _show(env, args, client.zql(" ".join(args.args)))
-        if args.help:
-            show_operation(env.out, client.operation(command))
-            return EXIT_OK
         if _QUERY.match(command):
             return _query(client, command, args, env)
         return _call(client, command, args, env)
@@ -191,18 +197,20 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, env: Cl
 
 def _login(args: argparse.Namespace, env: CliEnv) -> int:
     saved = load_session()
-    url = args.url or (saved.url if saved else None)
-    if not url:
-        raise UsageError("login needs --url URL")
+    url = args.url or (saved.url if saved else None) or DEFAULT_URL
     if not args.account:
         raise UsageError("login needs --account NAME", field="account")
+    who = f"user {args.user} of {args.account}" if args.user else args.account
     password = args.password
     if password is None:
-        password = env.prompt(f"password for {args.account} at {url}: ")
+        password = env.prompt(f"password for {who} at {url}: ")
     with _client(url, None, args, env) as client:
-        token = client.login(args.account, password)
-    path = save_session(SavedSession(url=url.rstrip("/"), token=token, account=args.account))
-    say(env.out, f"logged in to {url} as {args.account} (session saved in {path})")
+        token = client.login(args.account, password, user=args.user)
+    session = SavedSession(
+        url=url.rstrip("/"), token=token, account=args.account, user=args.user or ""
+    )
+    path = save_session(session)
+    say(env.out, f"logged in to {url} as {who} (session saved in {path})")
     return EXIT_OK
 
 

@@ -107,9 +107,10 @@ class AsyncZCloud:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def login(self, account: str, password: str) -> str:
-        """Open a session; its token is used from now on and returned (to save it)."""
-        return await self._run(self._core.login(account, password))
+    async def login(self, account: str, password: str, *, user: str | None = None) -> str:
+        """Open a session (of ``user`` of the account, when given); its token is used from
+        now on and returned (to save it)."""
+        return await self._run(self._core.login(account, password, user))
 
     async def logout(self) -> None:
         """End the session (a no-op without one)."""
@@ -218,9 +219,10 @@ class ZCloud:
     def close(self) -> None:
         self._http.close()
 
-    def login(self, account: str, password: str) -> str:
-        """Open a session; its token is used from now on and returned (to save it)."""
-        return self._run(self._core.login(account, password))
+    def login(self, account: str, password: str, *, user: str | None = None) -> str:
+        """Open a session (of ``user`` of the account, when given); its token is used from
+        now on and returned (to save it)."""
+        return self._run(self._core.login(account, password, user))
 
     def logout(self) -> None:
         """End the session (a no-op without one)."""

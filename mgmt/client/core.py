@@ -122,8 +122,10 @@ class ClientCore:
 
     # -- sessions ------------------------------------------------------------------------
 
-    def login(self, account: str, password: str) -> Conversation[str]:
+    def login(self, account: str, password: str, user: str | None = None) -> Conversation[str]:
         body = {"accountName": account, "password": password}
+        if user is not None:
+            body["userName"] = user
         answer = yield from self._exchange(HttpCall("POST", "/v1/sessions", body=body))
         inventory = _decode(answer).get("inventory")
         token = inventory.get("token") if isinstance(inventory, dict) else None

@@ -22,6 +22,8 @@ class SavedSession:
     token: str
     account: str = ""
     expiresAt: str = ""
+    #: the user of ``account`` logged in; empty for the account itself
+    user: str = ""
 
 
 def session_path() -> Path:
@@ -42,6 +44,7 @@ def load_session(path: Path | None = None) -> SavedSession | None:
             token=str(data["token"]),
             account=str(data.get("account", "")),
             expiresAt=str(data.get("expiresAt", "")),
+            user=str(data.get("user", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

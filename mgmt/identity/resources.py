@@ -24,6 +24,7 @@ from mgmt.identity.messages import (
 from mgmt.identity.models import (
     AccessKeyRow,
     AccountRow,
+    AccountType,
     GroupMemberRow,
     GroupRow,
     PolicyAttachmentRow,
@@ -67,6 +68,7 @@ ACCOUNT = ResourceType(
     AccountRow,
     AccountInventory,
     owner="uuid",
+    choices={"type": tuple(t.value for t in AccountType)},
     before_delete=_account_leftovers,
 )
 USER = ResourceType(
@@ -104,6 +106,7 @@ ACCESS_KEY = ResourceType(
     AccessKeyInventory,
     owner="account_uuid",
     parents=(Parent("User", AccessKeyRow.user_uuid, relation="user", children="accessKeys"),),
+    choices={"state": ("Enabled", "Disabled")},
 )
 
 TYPES = (ACCOUNT, USER, USER_GROUP, POLICY, ACCESS_KEY)

@@ -1,8 +1,8 @@
-"""Log in, authenticate a bearer token, log out; create the first admin account.
+"""Log in, authenticate a bearer token, log out (the admin account itself: ``admin.py``).
 
 Called by the API frontend (login and authentication are read-mostly and answered there,
-without a bus hop) and by management nodes on start (``bootstrap_admin``). Tokens are
-random (256 bits); only their SHA-256 is stored, so a database dump yields no sessions.
+without a bus hop). Tokens are random (256 bits); only their SHA-256 is stored, so a
+database dump yields no sessions.
 """
 
 from __future__ import annotations
@@ -15,19 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from mgmt.core.api import ApiCodes, CallerContext
 from mgmt.core.db import Database
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.gconfig import GlobalConfigDef
 from mgmt.core.logging import get_logger
-from mgmt.core.resource import ResourceUuidRow
 from mgmt.identity.models import AccountRow, AccountType, SessionRow, UserRow
-from mgmt.identity.passwords import hash_password, verify_password
+from mgmt.identity.passwords import verify_password
 
 log = get_logger(__name__)
 
+#: the account created on first start (``admin.py``)
 ADMIN_NAME = "admin"
 
 SESSION_TIMEOUT = GlobalConfigDef(
@@ -189,45 +188,3 @@ class Sessions:
 _DUMMY_HASH = (
     "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 )
-
-
-async def bootstrap_admin(db: Database, password: str | None) -> str | None:
-    """Create the ``admin`` account if there is none (safe when several nodes start at
-    once). Returns the generated password when none was given, to be printed once."""
-    async with db.session() as s:
-        if await s.scalar(select(AccountRow.uuid).where(AccountRow.name == ADMIN_NAME)):
-            return None
-    generated = None
-    if not password:
-        password = generated = secrets.token_urlsafe(12)
-    now = await db.now()
-    insert = postgresql.insert if db.is_postgres else sqlite.insert
-    admin_uuid = str(uuid.uuid4())
-    async with db.session() as s, s.begin():
-        result = await s.execute(
-            insert(AccountRow)
-            .values(
-                uuid=admin_uuid,
-                name=ADMIN_NAME,
-                type=AccountType.ADMIN,
-                description="created on first start",
-                password_hash=await hash_password(password),
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["name"])
-        )
-        if getattr(result, "rowcount", 0):  # its UUID is held like any resource's
-            s.add(
-                ResourceUuidRow(
-                    uuid=admin_uuid,
-                    resource_type="Account",
-                    owner_account_uuid=admin_uuid,
-                    job_uuid="bootstrap",
-                    created_at=now,
-                )
-            )
-    if not getattr(result, "rowcount", 0):
-        return None  # another node won the race
-    log.info("identity.admin_created")
-    return generated

@@ -12,6 +12,7 @@ from mgmt.core.messages import Reply
 
 State = Literal["Enabled", "Disabled"]
 DeleteMode = Literal["Permissive", "Enforcing"]
+HypervisorType = Literal["KVM", "VMware", "Simulator"]
 
 
 class ZoneInventory(BaseModel):
@@ -20,7 +21,7 @@ class ZoneInventory(BaseModel):
     uuid: str = Field(description="The zone's UUID.")
     name: str = Field(description="Name.")
     description: str = Field(description="Free text.")
-    state: str = Field(description="Enabled or Disabled.")
+    state: State = Field(description="Enabled or Disabled.")
     ownerAccountUuid: str = Field(description="Owner account.")
     createDate: datetime = Field(description="When it was created.")
     lastOpDate: datetime = Field(description="When it last changed.")
@@ -32,8 +33,8 @@ class ClusterInventory(BaseModel):
     uuid: str = Field(description="The cluster's UUID.")
     name: str = Field(description="Name.")
     description: str = Field(description="Free text.")
-    state: str = Field(description="Enabled or Disabled.")
-    hypervisorType: str = Field(description="KVM, VMware or Simulator.")
+    state: State = Field(description="Enabled or Disabled.")
+    hypervisorType: HypervisorType = Field(description="KVM, VMware or Simulator.")
     zoneUuid: str = Field(description="The zone it belongs to.")
     ownerAccountUuid: str = Field(description="Owner account.")
     createDate: datetime = Field(description="When it was created.")
@@ -99,9 +100,7 @@ class CreateCluster(ApiRequest[ClusterReply]):
     zoneUuid: str = Field(min_length=1, max_length=64, description="The zone it goes in.")
     name: str = Field(min_length=1, max_length=255, description="Name of the cluster.")
     description: str = Field(default="", max_length=2048, description="Free text.")
-    hypervisorType: Literal["KVM", "VMware", "Simulator"] = Field(
-        default="KVM", description="Hypervisor of its hosts."
-    )
+    hypervisorType: HypervisorType = Field(default="KVM", description="Hypervisor of its hosts.")
 
 
 class UpdateCluster(ApiRequest[ClusterReply]):

@@ -6,7 +6,10 @@ queries them like any collection (``q=category=identity``).
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+import json
+import math
+
+from pydantic import ConfigDict, Field, field_validator
 
 from mgmt.core.api import ApiCodes, ApiRequest, ApiSpec, CallerContext, not_found
 from mgmt.core.api.reads import ReadableResource, plain
@@ -15,6 +18,8 @@ from mgmt.core.gconfig.messages import GlobalConfigInventory, UpdateGlobalConfig
 from mgmt.core.gconfig.models import GlobalConfigRow
 from mgmt.core.query import QueryableResource
 
+MAX_VALUE_CHARS = 65536
+
 
 class UpdateGlobalConfigValue(ApiRequest[UpdateGlobalConfigReply]):
     """Change a global config (admin only); every node applies it within seconds."""
@@ -22,9 +27,26 @@ class UpdateGlobalConfigValue(ApiRequest[UpdateGlobalConfigReply]):
     api = ApiSpec(
         "update", "global-configs", "GlobalConfig", "Update a global config", admin_only=True
     )
-    model_config = ConfigDict(json_schema_extra={"examples": [{"value": "3600"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [{"value": 3600}]})
 
-    value: str = Field(max_length=65536, description="The new value (JSON text or a plain string).")
+    value: str | int | float | bool = Field(
+        description="The new value, read by the config's declared type: a JSON number or "
+        'boolean, JSON text (`"3600"`, `"true"`) or a plain string.',
+    )
+
+    @field_validator("value", mode="after")
+    @classmethod
+    def _as_text(cls, value: str | int | float | bool) -> str:
+        # one form on the bus and for the definition: JSON text, which the config's type
+        # then reads (3600 and "3600" are the same for an int config, and "3600" for a str
+        # one); so any client may send a number for a number, whatever it knows of the type
+        if isinstance(value, str):
+            if len(value) > MAX_VALUE_CHARS:
+                raise ValueError(f"at most {MAX_VALUE_CHARS} characters")
+            return value
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return json.dumps(value)
 
     def identity(self) -> tuple[str, str]:
         """(category, name) from the path id ``<category>.<name>``."""

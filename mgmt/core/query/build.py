@@ -128,6 +128,9 @@ class Compiler:
             if column is None:
                 hint = " (a relation: name one of its fields)" if head in resource.relations else ""
                 raise _unknown(head, resource, hint)
+            allowed = resource.choices.get(head)
+            if allowed is not None:
+                check_choice(cond, allowed)
             return compare(scope.col(column), cond)
         relation = resource.relations.get(head)
         if relation is None:
@@ -255,6 +258,23 @@ def compare(column: ColumnElement[Any], cond: Condition) -> ColumnElement[bool]:
         Op.LE: column.__le__,
     }
     return comparisons[op](bound)
+
+
+def check_choice(cond: Condition, allowed: tuple[str, ...]) -> None:
+    """A value compared to a field of fixed values must be one of them. Patterns (``~=``)
+    are left alone: ``state~=En%`` is a fair question."""
+    if cond.op in (Op.LIKE, Op.NOT_LIKE, Op.IS_NULL, Op.NOT_NULL):
+        return
+    values = cond.value if isinstance(cond.value, tuple) else (cond.value,)
+    for value in values:
+        if value is not None and value not in allowed:
+            raise QueryError(
+                f"invalid value {shown(value)!r} for field {cond.dotted!r}: "
+                f"expected one of {', '.join(allowed)}",
+                token=value,
+                field=cond.dotted,
+                allowed=list(allowed),
+            )
 
 
 def check_window(limit: int, start: int) -> None:

@@ -48,7 +48,9 @@ class QueryableResource:
     ``name`` is the resource name (``VmInstance``; ZQL also accepts it in any case);
     ``fields`` maps API field names (``memorySize``) to columns of ``model``; ``owner`` is the
     owner-account column visibility hooks filter on; ``resource_type`` is what its tags are
-    stored under (defaults to ``name``).
+    stored under (defaults to ``name``); ``choices`` names the fields whose values are one of
+    a fixed set (``state``: Enabled, Disabled), so that a condition comparing one to anything
+    else is a 400 naming the allowed values rather than a query that silently matches nothing.
     """
 
     name: str
@@ -58,6 +60,7 @@ class QueryableResource:
     relations: Mapping[str, Relation] = field(default_factory=dict)
     owner: ColumnLike | None = None
     resource_type: str | None = None
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def tag_type(self) -> str:
@@ -122,6 +125,9 @@ class QueryRegistry:
                 columns["owner"] = resource.owner
             for label, column in columns.items():
                 _check_from(column, own, f"{resource.name}.{label}")
+            for label, allowed in resource.choices.items():
+                if label not in resource.fields or not allowed:
+                    raise ValueError(f"choices of {resource.name}.{label}: not a field, or empty")
             for key, relation in resource.relations.items():
                 where = f"relation {resource.name}.{key}"
                 if key != relation.name:

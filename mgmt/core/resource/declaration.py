@@ -15,8 +15,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel
 from sqlalchemy import String, Text, func, select
@@ -88,6 +89,9 @@ class ResourceType(Generic[RowT, InvT]):
     columns: Mapping[str, Any] = field(default_factory=dict)
     #: inventory fields that are columns but not queryable (a JSON document …)
     unqueryable: frozenset[str] = frozenset()
+    #: fields whose values are one of a fixed set, besides those the inventory types as a
+    #: ``Literal`` or an enum (a query for another value is a 400 naming the allowed ones)
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: the owner-account column (tenancy); None: the type has no owner (visible to all)
     owner: Any = "owner_account_uuid"
     #: more relations than those to parents (declared once, on one side)
@@ -126,6 +130,16 @@ class ResourceType(Generic[RowT, InvT]):
             if column is not None:
                 mapped[name] = column
         return mapped
+
+    def field_choices(self) -> dict[str, tuple[str, ...]]:
+        """Fixed value sets of queryable fields: declared, or read off the inventory."""
+        found: dict[str, tuple[str, ...]] = {}
+        queryable = self.field_columns()
+        for name, info in self.inventory.model_fields.items():
+            values = _fixed_values(info.annotation)
+            if values and name in queryable:
+                found[name] = values
+        return {**found, **self.choices}
 
     @cached_property
     def _keys(self) -> dict[str, str]:
@@ -169,6 +183,15 @@ class ResourceType(Generic[RowT, InvT]):
                 await quota.release(session, account, declared.name, int(n))
 
         return release
+
+
+def _fixed_values(annotation: Any) -> tuple[str, ...]:
+    """``Literal["A", "B"]`` → ("A", "B"); a ``StrEnum`` → its values; else ()."""
+    if get_origin(annotation) is Literal:
+        return tuple(str(a) for a in get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return tuple(m.value for m in annotation)
+    return ()
 
 
 def _chain(*hooks: Hook | None) -> Hook | None:
@@ -223,6 +246,7 @@ class ResourceTypes:
                 t.field_columns(),
                 relations=relations[t.name],
                 owner=t.owner_column,
+                choices=t.field_choices(),
             )
             for t in self.types.values()
         ]

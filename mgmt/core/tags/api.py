@@ -23,7 +23,7 @@ from mgmt.core.messages import Message
 from mgmt.core.query import QueryableResource
 from mgmt.core.tags.errors import TagCodes
 from mgmt.core.tags.messages import DeleteTagReply, TagInventory, TagReply
-from mgmt.core.tags.models import TagRow
+from mgmt.core.tags.models import SYSTEM, USER, TagRow
 from mgmt.core.tags.registry import TagRegistry
 from mgmt.core.tags.service import TagService
 
@@ -143,6 +143,7 @@ def readables(tags: TagService) -> list[ReadableResource]:
             "createDate": TagRow.created_at,
         },
         owner=TagRow.owner_account_uuid,
+        choices={"type": (SYSTEM, USER)},
     )
     return [ReadableResource(query, "tags", plain(tags.inventory), TagInventory)]
 
