@@ -19,7 +19,6 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from fastapi import Body, FastAPI, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlalchemy import select
@@ -41,6 +40,8 @@ from mgmt.core.errors import ErrorCode, error
 from mgmt.core.logging import get_logger
 from mgmt.core.ring import partition_of
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
+from mgmt.frontend.errors import validation_error
+from mgmt.frontend.openapi import JOB_ERRORS
 
 log = get_logger(__name__)
 
@@ -60,18 +61,6 @@ class WriteContext:
     apis: tuple[type[ApiRequest[Any]], ...]
 
 
-def validation_error(exc: ValidationError | RequestValidationError) -> ApiHttpError:
-    """400 naming the first offending field."""
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid"}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-    field = ".".join(loc) or "body"
-    return ApiHttpError(
-        400,
-        error(ApiCodes.INVALID_ARGUMENT, f"{field}: {first.get('msg', 'invalid')}", field=field),
-    )
-
-
 def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
     for message in ctx.apis:
         _mount(app, ctx, message)
@@ -85,7 +74,8 @@ def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
         responses={
             200: {"description": "Done: the API's result."},
             202: {"description": "Still running: `{uuid, state}`."},
-            404: {"description": "No such job, or it expired."},
+            **JOB_ERRORS,  # the job's own outcome
+            404: {"description": "No such job, or it expired; or the job's result."},
         },
     )
     async def get_job(
@@ -156,8 +146,7 @@ def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> N
                 "model": message.reply_type(),
             },
             202: {"description": "Accepted: poll the job at `Location`."},
-            400: {"description": "Invalid request; `error.extra.field` names the field."},
-            401: {"description": "No valid session."},
+            **JOB_ERRORS,  # answered at once, or by the job within `Prefer: wait=N`
         },
     )
 

@@ -109,6 +109,7 @@ class ApiCodes:
     UNAUTHENTICATED = ("API.1001", "Authentication required")
     PERMISSION_DENIED = ("API.1003", "Permission denied")
     NOT_FOUND = ("API.1004", "Resource not found")
+    METHOD_NOT_ALLOWED = ("API.1005", "Method not allowed")
     CONFLICT = ("API.1009", "Resource in a conflicting state")
     QUOTA_EXCEEDED = ("API.1029", "Quota exceeded")
 
@@ -129,6 +130,10 @@ _STATUS = {
     "GCONF.1002": 404,
     "CASCADE.1001": 409,
 }
+
+
+#: every status a failed API job can answer with (``http_status``'s values)
+JOB_STATUSES = frozenset({*_STATUS.values(), 503})
 
 
 def caller_of(msg: Any) -> CallerContext:
