@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 
 from fastapi import FastAPI, Path, Query, Request
@@ -158,6 +159,8 @@ def _inventory_response(inventory: BaseModel) -> Response:
 
 
 def _json(value: Any) -> Any:
+    if isinstance(value, date):  # ISO 8601, as in an inventory (str() has no "T")
+        return value.isoformat()
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 

@@ -16,11 +16,12 @@ import re
 import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from types import UnionType
+from typing import Any, Protocol, Union, get_args, get_origin
 
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, create_model
 from sqlalchemy import select
 
 from mgmt.core.api import (
@@ -157,8 +158,21 @@ def _body_model(message: type[ApiRequest[Any]], fields: dict[str, Any]) -> type[
         f"{message.__name__}Body",
         __config__=ConfigDict(extra="forbid", json_schema_extra=extra),
         __doc__=message.__doc__,
-        **{name: (f.annotation, f) for name, f in fields.items()},
+        **{name: (_strict_bool(f.annotation), f) for name, f in fields.items()},
     )
+
+
+def _strict_bool(annotation: Any) -> Any:
+    """JSON has ``true`` and ``false``: a ``0`` or ``"no"`` sent for a boolean is a mistake
+    to refuse (the document says boolean), not a false to guess."""
+    if annotation is bool:
+        return StrictBool
+    if get_origin(annotation) in (Union, UnionType) and set(get_args(annotation)) == {
+        bool,
+        type(None),
+    }:
+        return StrictBool | None
+    return annotation
 
 
 async def _submit(
