@@ -17,11 +17,18 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from datetime import timedelta
 from types import UnionType
-from typing import Any, Protocol, Union, get_args, get_origin
+from typing import Annotated, Any, Protocol, Union, get_args, get_origin
 
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, StrictBool, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+    create_model,
+)
 from sqlalchemy import select
 
 from mgmt.core.api import (
@@ -158,20 +165,32 @@ def _body_model(message: type[ApiRequest[Any]], fields: dict[str, Any]) -> type[
         f"{message.__name__}Body",
         __config__=ConfigDict(extra="forbid", json_schema_extra=extra),
         __doc__=message.__doc__,
-        **{name: (_strict_bool(f.annotation), f) for name, f in fields.items()},
+        **{name: (_json_typed(f.annotation), f) for name, f in fields.items()},
     )
 
 
-def _strict_bool(annotation: Any) -> Any:
-    """JSON has ``true`` and ``false``: a ``0`` or ``"no"`` sent for a boolean is a mistake
-    to refuse (the document says boolean), not a false to guess."""
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number, not a boolean")
+    return value
+
+
+_NUMBER = {t: Annotated[t, BeforeValidator(_not_a_bool)] for t in (int, float)}
+
+
+def _json_typed(annotation: Any) -> Any:
+    """A body field as strict as the JSON Schema the document gives for it: JSON has
+    ``true``/``false`` and numbers, so a ``0`` for a boolean or a ``false`` for a number
+    is a mistake to refuse, not a value to guess."""
     if annotation is bool:
         return StrictBool
-    if get_origin(annotation) in (Union, UnionType) and set(get_args(annotation)) == {
-        bool,
-        type(None),
-    }:
-        return StrictBool | None
+    if annotation in _NUMBER:
+        return _NUMBER[annotation]
+    args = get_args(annotation)
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 2 and type(None) in args:
+        inner = args[0] if args[1] is type(None) else args[1]
+        typed = _json_typed(inner)
+        return annotation if typed is inner else typed | None
     return annotation
 
 
