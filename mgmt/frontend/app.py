@@ -1,9 +1,9 @@
 """The frontend's FastAPI application factory.
 
 Serves ``/health`` (the process is up), ``/ready`` (database answers and the bus is
-connected), ``/metrics`` (Prometheus) and ``POST /v1/agent/callbacks`` (agent replies, handed
-to the resource's owner over the bus). The process entry point owns the database and bus
-handles and passes them in.
+connected), ``/metrics`` (Prometheus), ``/docs`` (the API reference) and
+``POST /v1/agent/callbacks`` (agent replies, handed to the resource's owner over the bus).
+The process entry point owns the database and bus handles and passes them in.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 
 from agent.protocol import TASK_UUID_HEADER
@@ -25,14 +25,12 @@ from mgmt.core.db import Database
 from mgmt.core.errors import Codes, TemporaryError, error, is_transient
 from mgmt.core.logging import get_logger
 from mgmt.frontend.audit import AuditMiddleware, AuditWriter
-from mgmt.frontend.auth import (
-    ApiHttpError,
-    api_error_handler,
-    declare_bearer_scheme,
-    mount_sessions,
-)
+from mgmt.frontend.auth import declare_bearer_scheme, mount_sessions
+from mgmt.frontend.docs import mount_docs
+from mgmt.frontend.errors import install_error_handlers
+from mgmt.frontend.openapi import document_errors
 from mgmt.frontend.reads import ReadContext, mount_reads
-from mgmt.frontend.rest import WriteContext, mount_writes, validation_error
+from mgmt.frontend.rest import WriteContext, mount_writes
 from mgmt.frontend.routing import PrefixRoute
 
 log = get_logger(__name__)
@@ -68,9 +66,9 @@ async def _maybe_transient(request: Request, exc: Exception) -> Response:
     return JSONResponse(body, status_code=503, headers={"Retry-After": "1"})
 
 
-async def _invalid_request(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    return await api_error_handler(request, validation_error(exc))
+class ReadyReply(BaseModel):
+    ready: bool = Field(description="Every check passed.")
+    checks: dict[str, bool] = Field(description="database, bus and node, each up or not.")
 
 
 @dataclass
@@ -99,9 +97,10 @@ def create_app(ctx: FrontendContext) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.router.route_class = PrefixRoute
+    install_error_handlers(app)
+    document_errors(app)
+    mount_docs(app)
     if ctx.api is not None:
-        app.add_exception_handler(ApiHttpError, api_error_handler)
-        app.add_exception_handler(RequestValidationError, _invalid_request)
         for transient in _MAYBE_TRANSIENT:
             app.add_exception_handler(transient, _maybe_transient)
         app.add_exception_handler(Exception, _unexpected)
@@ -123,7 +122,11 @@ def create_app(ctx: FrontendContext) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"status": "ok", "node": ctx.node_id}
 
-    @app.get("/ready")
+    @app.get(
+        "/ready",
+        response_model=ReadyReply,
+        responses={503: {"model": ReadyReply, "description": "Not ready: see `checks`."}},
+    )
     async def ready() -> JSONResponse:
         checks = {
             "database": await ctx.db.ping(),
@@ -133,7 +136,11 @@ def create_app(ctx: FrontendContext) -> FastAPI:
         ok = all(checks.values())
         return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"description": "Prometheus text exposition format."}},
+    )
     async def metrics() -> Response:
         return Response(generate_latest(ctx.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -166,6 +166,11 @@ def mount_sessions(app: FastAPI, auth: Authenticator) -> None:
         summary="Log in",
         operation_id="LogIn",
         response_model=SessionReply,
+        # the status of a refused log-in (its body schema is added with every other error's)
+        responses={
+            401: {"description": "Wrong name or password."},
+            429: {"description": "Too many sessions."},
+        },
     )
     async def log_in(body: LogIn) -> SessionReply:
         try:

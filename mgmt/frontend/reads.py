@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 
 from fastapi import FastAPI, Path, Query, Request
@@ -40,6 +41,8 @@ from mgmt.core.query.conditions import SYSTEM_TAG
 from mgmt.core.query.zql import Cond, Expr, Not
 from mgmt.core.sharing import shared_with, visible_to
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
+from mgmt.frontend.openapi import error_responses
+from mgmt.frontend.query_params import QueryParams
 
 
 @dataclass
@@ -109,6 +112,7 @@ def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
         summary="Run a ZQL statement",
         operation_id="ZQLQuery",
         openapi_extra=SECURED,
+        responses=error_responses(403),
         response_model=ZqlReply,
         response_model_exclude_none=True,
     )
@@ -155,6 +159,8 @@ def _inventory_response(inventory: BaseModel) -> Response:
 
 
 def _json(value: Any) -> Any:
+    if isinstance(value, date):  # ISO 8601, as in an inventory (str() has no "T")
+        return value.isoformat()
     return value if isinstance(value, str | int | float | bool) or value is None else str(value)
 
 
@@ -191,7 +197,8 @@ class _ByKey:
             return row if await shared_with(s, uuid, caller.accountUuid) else None
 
 
-def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) -> None:
+def _reply_models(resource: ReadableResource) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The documented replies of a Get and of a Query."""
     name = resource.name
     single = create_model(f"Get{name}Reply", inventory=(resource.model, ...))
     many = create_model(
@@ -200,8 +207,15 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         total=(int | None, None),
         groups=(list[dict[str, Any]] | None, None),
     )
+    return single, many
+
+
+def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) -> None:
+    name = resource.name
+    single, many = _reply_models(resource)
 
     by_key = _ByKey.of(resource, ctx.db.engine.dialect)
+    params = QueryParams.of(ctx.registry, name)
 
     def allowed(caller: CallerContext) -> None:
         if resource.admin_only and not caller.isAdmin:
@@ -215,7 +229,8 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         operation_id=f"Query{name}",
         response_model=None,
         openapi_extra=SECURED,
-        responses={200: {"model": many}},
+        # an admin-only collection is not found for anyone else (as if it did not exist)
+        responses={200: {"model": many}, **error_responses(403, *[404] * resource.admin_only)},
     )
     async def query(
         request: Request,
@@ -225,11 +240,23 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         ),
         limit: int = Query(default=1000, ge=0, le=10_000, description="Page size."),
         start: int = Query(default=0, ge=0, description="Offset."),
-        sort: str | None = Query(default=None, description="`+field` or `-field`."),
-        fields: str | None = Query(default=None, description="Comma list: return only these."),
+        sort: str | None = Query(
+            default=None,
+            description="`+field` or `-field`.",
+            json_schema_extra=params.sort_schema(),
+        ),
+        fields: str | None = Query(
+            default=None,
+            description="Comma list: return only these.",
+            json_schema_extra=params.fields_schema(),
+        ),
         count: bool = Query(default=False, description="Only the number of matches."),
         replyWithCount: bool = Query(default=False, description="Add `total` to the page."),
-        groupBy: str | None = Query(default=None, description="Count per value of a field."),
+        groupBy: str | None = Query(
+            default=None,
+            description="Count per value of a field.",
+            json_schema_extra=params.group_by_schema(),
+        ),
     ) -> JSONResponse:
         caller = await ctx.auth.caller(request)
         allowed(caller)
@@ -242,11 +269,11 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
                 name,
                 conditions,
                 visibility=_visibility(caller),
-                sort=sort,
+                sort=params.sort(sort),
                 limit=limit,
                 start=start,
-                fields=[f.strip() for f in fields.split(",") if f.strip()] if fields else None,
-                group_by=groupBy,
+                fields=params.selected(fields),
+                group_by=params.group_by(groupBy),
             )
         except QueryError as exc:
             raise _bad_query(exc) from exc
@@ -274,7 +301,7 @@ def _mount_resource(app: FastAPI, ctx: ReadContext, resource: ReadableResource) 
         operation_id=f"Get{name}",
         response_model=None,
         openapi_extra=SECURED,
-        responses={200: {"model": single}},
+        responses={200: {"model": single}, **error_responses(403)},
     )
     async def get_one(
         request: Request,

@@ -18,13 +18,20 @@ import uuid as uuidlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from types import UnionType
+from typing import Annotated, Any, Protocol, Union, get_args, get_origin
 
 import orjson
 from fastapi import Body, FastAPI, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    ValidationError,
+    create_model,
+)
 from sqlalchemy import select
 
 from mgmt.core.api import (
@@ -46,6 +53,8 @@ from mgmt.core.logging import get_logger
 from mgmt.core.resource import UuidClaim, canonical_uuid, holder_of, uuid_taken
 from mgmt.core.ring import partition_of
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
+from mgmt.frontend.errors import validation_error
+from mgmt.frontend.openapi import JOB_ERRORS
 
 log = get_logger(__name__)
 
@@ -67,18 +76,6 @@ class WriteContext:
     statuses: Mapping[str, int] = field(default_factory=dict)
 
 
-def validation_error(exc: ValidationError | RequestValidationError) -> ApiHttpError:
-    """400 naming the first offending field."""
-    errors = exc.errors()
-    first = errors[0] if errors else {"loc": (), "msg": "invalid"}
-    loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-    field = ".".join(loc) or "body"
-    return ApiHttpError(
-        400,
-        error(ApiCodes.INVALID_ARGUMENT, f"{field}: {first.get('msg', 'invalid')}", field=field),
-    )
-
-
 def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
     for message in ctx.apis:
         _mount(app, ctx, message)
@@ -92,7 +89,8 @@ def mount_writes(app: FastAPI, ctx: WriteContext) -> None:
         responses={
             200: {"description": "Done: the API's result."},
             202: {"description": "Still running: `{uuid, state}`."},
-            404: {"description": "No such job, or it expired."},
+            **JOB_ERRORS,  # the job's own outcome
+            404: {"description": "No such job, or it expired; or the job's result."},
         },
     )
     async def get_job(
@@ -163,8 +161,7 @@ def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> N
                 "model": message.reply_type(),
             },
             202: {"description": "Accepted: poll the job at `Location`."},
-            400: {"description": "Invalid request; `error.extra.field` names the field."},
-            401: {"description": "No valid session."},
+            **JOB_ERRORS,  # answered at once, or by the job within `Prefer: wait=N`
         },
     )
 
@@ -175,8 +172,33 @@ def _body_model(message: type[ApiRequest[Any]], fields: dict[str, Any]) -> type[
         f"{message.__name__}Body",
         __config__=ConfigDict(extra="forbid", json_schema_extra=extra),
         __doc__=message.__doc__,
-        **{name: (f.annotation, f) for name, f in fields.items()},
+        **{name: (_json_typed(f.annotation), f) for name, f in fields.items()},
     )
+
+
+def _not_a_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("a number, not a boolean")
+    return value
+
+
+_NUMBER = {t: Annotated[t, BeforeValidator(_not_a_bool)] for t in (int, float)}
+
+
+def _json_typed(annotation: Any) -> Any:
+    """A body field as strict as the JSON Schema the document gives for it: JSON has
+    ``true``/``false`` and numbers, so a ``0`` for a boolean or a ``false`` for a number
+    is a mistake to refuse, not a value to guess."""
+    if annotation is bool:
+        return StrictBool
+    if annotation in _NUMBER:
+        return _NUMBER[annotation]
+    args = get_args(annotation)
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 2 and type(None) in args:
+        inner = args[0] if args[1] is type(None) else args[1]
+        typed = _json_typed(inner)
+        return annotation if typed is inner else typed | None
+    return annotation
 
 
 async def _submit(

@@ -45,7 +45,11 @@ class CreateWebHook(ApiRequest[WebHookReply]):
 
     resourceUuid: str = Field(default="", max_length=64, description="Optional UUID to use.")
     name: str = Field(min_length=1, max_length=255, description="Name.")
-    url: str = Field(pattern=r"^https?://\S+$", max_length=2000, description="http(s) URL.")
+    # printable ASCII only (non-ASCII is percent-encoded in a URL): `\S` differs between
+    # regex engines (U+0085 is a space to the server's, not to ECMA's), so the schema lied
+    url: str = Field(
+        pattern=r"^https?://[!-~]+$", max_length=2000, description="http(s) URL (ASCII)."
+    )
     events: str = Field(
         default="resource/*/*", min_length=1, max_length=255, description="Glob over event paths."
     )

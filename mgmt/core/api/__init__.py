@@ -2,6 +2,7 @@
 
 from mgmt.core.api.jobs import ApiJobInserts, ApiJobRow, ApiJobService, ApiJobSweeper, JobState
 from mgmt.core.api.spec import (
+    JOB_STATUSES,
     SERVER_FIELDS,
     ApiCodes,
     ApiRequest,
@@ -15,6 +16,7 @@ from mgmt.core.api.spec import (
 )
 
 __all__ = [
+    "JOB_STATUSES",
     "SERVER_FIELDS",
     "ApiCodes",
     "ApiJobInserts",

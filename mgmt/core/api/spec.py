@@ -120,6 +120,7 @@ class ApiCodes:
     UNAUTHENTICATED = ("API.1001", "Authentication required")
     PERMISSION_DENIED = ("API.1003", "Permission denied")
     NOT_FOUND = ("API.1004", "Resource not found")
+    METHOD_NOT_ALLOWED = ("API.1005", "Method not allowed")
     CONFLICT = ("API.1009", "Resource in a conflicting state")
     QUOTA_EXCEEDED = ("API.1029", "Quota exceeded")
 
@@ -154,6 +155,9 @@ def not_found(resource_type: str, uuid: str, *, field: str | None = None) -> Err
 
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+#: every status a failed API job can answer with (``http_status``'s values)
+JOB_STATUSES = frozenset({*_STATUS.values(), 503})
 
 
 def caller_of(msg: Any) -> CallerContext:
