@@ -56,6 +56,7 @@ from mgmt.identity.models import (
     PolicyAttachmentRow,
     UserRow,
 )
+from mgmt.identity.resources import ACCESS_KEY, ACCOUNT, USER
 from mgmt.identity.sessions import ADMIN_NAME
 
 
@@ -113,7 +114,7 @@ class IdentityService:
             row = await self._accounts.create_row(
                 s, msg, ctx, values=values, check=_unique(AccountRow, name=msg.name)
             )
-        return AccountReply(inventory=inv.account(row))
+        return AccountReply(inventory=ACCOUNT.to_inventory(row))
 
     async def update_account(self, msg: UpdateAccount, ctx: HandlerContext) -> AccountReply:
         caller = caller_of(msg)
@@ -126,7 +127,7 @@ class IdentityService:
             if msg.description is not None:
                 row.description = msg.description
             row.updated_at = utcnow()
-        return AccountReply(inventory=inv.account(row))
+        return AccountReply(inventory=ACCOUNT.to_inventory(row))
 
     async def delete_account(self, msg: DeleteAccount, ctx: HandlerContext) -> DeleteReply:
         _admin(caller_of(msg))
@@ -169,7 +170,7 @@ class IdentityService:
                 values={"password_hash": msg.passwordHash or ""},
                 check=_unique(UserRow, account_uuid=caller.accountUuid, name=msg.name),
             )
-        return UserReply(inventory=inv.user(row))
+        return UserReply(inventory=USER.to_inventory(row))
 
     async def create_group(self, msg: CreateUserGroup, ctx: HandlerContext) -> GroupReply:
         caller = caller_of(msg)
@@ -242,4 +243,4 @@ class IdentityService:
             row = await self._keys.create_row(s, msg, ctx, values=values)
         # derived, never stored: a redelivered create answers the same job with the same one
         secret = key_secret(await self._master_key(), row.key_id)
-        return AccessKeyReply(inventory=inv.access_key(row), keySecret=secret)
+        return AccessKeyReply(inventory=ACCESS_KEY.to_inventory(row), keySecret=secret)

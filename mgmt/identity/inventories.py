@@ -1,4 +1,5 @@
-"""Rows to API inventories (what every read and reply shows; never a secret)."""
+"""Inventories that need more than their row (members, attachments); the others are
+derived from their declarations. Never a secret."""
 
 from __future__ import annotations
 
@@ -8,44 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.identity.messages import (
-    AccessKeyInventory,
-    AccountInventory,
     GroupInventory,
     PolicyInventory,
     PolicyStatement,
-    UserInventory,
 )
 from mgmt.identity.models import (
-    AccessKeyRow,
-    AccountRow,
     GroupMemberRow,
     GroupRow,
     PolicyAttachmentRow,
     PolicyRow,
-    UserRow,
 )
-
-
-def account(row: AccountRow) -> AccountInventory:
-    return AccountInventory(
-        uuid=row.uuid,
-        name=row.name,
-        type=row.type,
-        description=row.description,
-        createDate=row.created_at,
-        lastOpDate=row.updated_at,
-    )
-
-
-def user(row: UserRow) -> UserInventory:
-    return UserInventory(
-        uuid=row.uuid,
-        accountUuid=row.account_uuid,
-        name=row.name,
-        description=row.description,
-        createDate=row.created_at,
-        lastOpDate=row.updated_at,
-    )
 
 
 async def group(s: AsyncSession, row: GroupRow) -> GroupInventory:
@@ -75,16 +48,5 @@ async def policy(s: AsyncSession, row: PolicyRow) -> PolicyInventory:
         description=row.description,
         statements=[PolicyStatement.model_validate(x) for x in json.loads(row.statements)],
         principalUuids=sorted(p for (p,) in attached.all()),
-        createDate=row.created_at,
-    )
-
-
-def access_key(row: AccessKeyRow) -> AccessKeyInventory:
-    return AccessKeyInventory(
-        uuid=row.uuid,
-        keyId=row.key_id,
-        accountUuid=row.account_uuid,
-        userUuid=row.user_uuid,
-        state=row.state,
         createDate=row.created_at,
     )
