@@ -28,9 +28,13 @@ ADMIN_PASSWORD = "admin-pw-for-tests"
 WAIT = {"Prefer": "wait=30"}
 
 
-@pytest.fixture
-async def apis(cluster: LocalCluster) -> AsyncIterator[list[str]]:
-    env = {"ZCLOUD_ADMIN_PASSWORD": ADMIN_PASSWORD, "ZCLOUD_SECRET_KEY": "test-deployment-key"}
+async def start_apis(cluster: LocalCluster, **extra_env: str) -> list[str]:
+    """2 nodes, settled, then 2 frontends; the frontends' URLs."""
+    env = {
+        "ZCLOUD_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "ZCLOUD_SECRET_KEY": "test-deployment-key",
+        **extra_env,
+    }
     nodes = [cluster.mgmt(f"node{i}", **env).start() for i in range(2)]
     for node in nodes:
         await node.wait_ready()
@@ -38,7 +42,12 @@ async def apis(cluster: LocalCluster) -> AsyncIterator[list[str]]:
     frontends: list[Proc] = [cluster.api(f"api{i}", **env).start() for i in range(2)]
     for api in frontends:
         await api.wait_ready()
-    yield [p.url for p in frontends]
+    return [p.url for p in frontends]
+
+
+@pytest.fixture
+async def apis(cluster: LocalCluster) -> AsyncIterator[list[str]]:
+    yield await start_apis(cluster)
 
 
 class Api:

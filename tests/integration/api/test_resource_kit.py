@@ -12,11 +12,9 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from mgmt.bench.cluster import LocalCluster, Proc
-from mgmt.bench.failover import wait_settled
+from mgmt.bench.cluster import LocalCluster
 from tests.fixtures.widgets import TestBase
-from tests.integration.api.test_identity import ADMIN_PASSWORD, Api
-from tests.integration.conftest import PARTITIONS
+from tests.integration.api.test_identity import ADMIN_PASSWORD, Api, start_apis
 
 WIDGET_ENV = {"ZCLOUD_MODULES": "tests.fixtures.widgets:MODULE"}
 
@@ -34,19 +32,7 @@ async def create_widget_table(pg_url: str) -> None:
 @pytest.fixture
 async def widget_apis(cluster: LocalCluster, pg_url: str) -> AsyncIterator[list[str]]:
     await create_widget_table(pg_url)
-    env = {
-        "ZCLOUD_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "ZCLOUD_SECRET_KEY": "test-deployment-key",
-        **WIDGET_ENV,
-    }
-    nodes = [cluster.mgmt(f"node{i}", **env).start() for i in range(2)]
-    for node in nodes:
-        await node.wait_ready()
-    await wait_settled(nodes, PARTITIONS)
-    frontends: list[Proc] = [cluster.api(f"api{i}", **env).start() for i in range(2)]
-    for api in frontends:
-        await api.wait_ready()
-    yield [p.url for p in frontends]
+    yield await start_apis(cluster, **WIDGET_ENV)
 
 
 async def test_a_declared_type_gets_the_rest_surface(widget_apis: list[str]) -> None:
