@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from mgmt.bench.cluster import LocalCluster
-from tests.fixtures.widgets import TestBase
+from tests.fixtures.widgets import WidgetBase
 from tests.integration.api.test_identity import ADMIN_PASSWORD, Api, start_apis
 
 WIDGET_ENV = {"ZCLOUD_MODULES": "tests.fixtures.widgets:MODULE"}
@@ -24,7 +24,7 @@ async def create_widget_table(pg_url: str) -> None:
     engine = create_async_engine(pg_url)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(TestBase.metadata.create_all)
+            await conn.run_sync(WidgetBase.metadata.create_all)
     finally:
         await engine.dispose()
 
