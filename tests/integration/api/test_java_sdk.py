@@ -20,9 +20,11 @@ from pathlib import Path
 import pytest
 
 from mgmt.bench.cluster import Proc, free_port
+from tests.integration.api.test_resource_kit import WIDGET_ENV
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILD_SCRIPT = ROOT / "deploy" / "sdk" / "build-java.sh"
+DUMP_SCRIPT = ROOT / "deploy" / "sdk" / "dump_openapi.py"
 SMOKE_SOURCE = Path(__file__).with_name("java") / "ZCloudSmoke.java"
 ADMIN_PASSWORD = "java-sdk-admin-pw"
 
@@ -49,20 +51,35 @@ async def run(argv: list[str], *, timeout: float, env: dict[str, str] | None = N
     return text
 
 
-async def build_sdk() -> str:
-    """Build the SDK; the classpath it prints (the jar and its dependencies)."""
+async def build_sdk(spec: Path | None = None) -> tuple[str, str]:
+    """Build the SDK (from ``spec``, else the code's own document); the jar and the
+    classpath it prints (the jar and its dependencies)."""
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
         "PYTHON": sys.executable,
         "OPENAPI_GENERATOR": str(bin_dir / "openapi-generator-cli"),
     }
-    out = await run(["bash", str(BUILD_SCRIPT)], timeout=150, env=env)
+    argv = ["bash", str(BUILD_SCRIPT), *([str(spec)] if spec else [])]
+    out = await run(argv, timeout=150, env=env)
     jar = re.search(r"^zcloud Java SDK: (\S+)$", out, re.M)
     classpath = re.search(r"^\s+classpath: (\S+)$", out, re.M)
     assert jar and classpath, out
     assert await asyncio.to_thread(os.path.isfile, jar[1]), out
-    return classpath[1]
+    return jar[1], classpath[1]
+
+
+@pytest.mark.timeout(240)
+async def test_java_sdk_builds_with_a_declared_resource_type(tmp_path: Path) -> None:
+    """The test-only widget type (declared with the kit alone) is in the SDK."""
+    spec = tmp_path / "openapi.json"
+    env = {**os.environ, **WIDGET_ENV}
+    await run([sys.executable, str(DUMP_SCRIPT), "-o", str(spec)], timeout=60, env=env)
+    assert '"/v1/widgets"' in await asyncio.to_thread(spec.read_text)
+    jar, _ = await build_sdk(spec)
+    listing = await run(["unzip", "-l", jar], timeout=30)
+    for cls in ("model/WidgetInventory.class", "model/CreateWidgetBody.class", "api/WidgetsApi"):
+        assert f"io/zcloud/sdk/{cls}" in listing, f"{cls} not in the SDK:\n{listing}"
 
 
 @pytest.mark.timeout(240)
@@ -96,7 +113,7 @@ async def test_java_sdk_logs_in_creates_and_queries_a_zone(tmp_path: Path) -> No
         async with asyncio.TaskGroup() as tg:
             built = tg.create_task(build_sdk())
             tg.create_task(up.wait_ready("/ready", timeout=60))
-        classpath = built.result()
+        _, classpath = built.result()
         classes = tmp_path / "classes"
         await run(["javac", "-d", str(classes), "-cp", classpath, str(SMOKE_SOURCE)], timeout=60)
         zone = f"java-sdk-{uuid.uuid4().hex[:8]}"

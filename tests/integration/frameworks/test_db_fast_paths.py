@@ -170,7 +170,8 @@ async def test_job_inserts_in_one_batch_the_same_job_twice_is_stored_once(db: Da
         return {
             "uuid": uuid, "api": "CreateZone", "resource_uuid": f"r-{uuid}", "partition": 1,
             "account_uuid": "acct", "state": JobState.PENDING, "message": "{}",
-            "webhook": None, "created_at": now, "updated_at": now, "expires_at": now,
+            "webhook": None, "request_digest": None, "created_at": now, "updated_at": now,
+            "expires_at": now,
         }  # fmt: skip
 
     try:
