@@ -42,7 +42,7 @@ from mgmt.core.flow import (
     GarbageCollector,
 )
 from mgmt.core.flow import models as _flow_models  # noqa: F401
-from mgmt.core.flow.points import FLOW_INSERTIONS, FLOW_OBSERVERS
+from mgmt.core.flow.points import FLOW_END_OBSERVERS, FLOW_INSERTIONS, FLOW_OBSERVERS
 from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
 from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
 from mgmt.core.gconfig.api import UpdateGlobalConfigValue
@@ -55,6 +55,7 @@ from mgmt.core.service import Service
 from mgmt.core.sharing import API_MESSAGES as SHARING_APIS
 from mgmt.core.sharing import SharingService
 from mgmt.core.sharing import readables as sharing_readables
+from mgmt.core.states import StatefulRunner, StateRegistry, StateReleaser, StateSweeper
 from mgmt.core.tags import TagRegistry, TagService
 from mgmt.core.tags import models as _tag_models  # noqa: F401
 from mgmt.core.tags.api import API_MESSAGES as TAG_APIS
@@ -92,6 +93,7 @@ from mgmt.zone.queries import readables as zone_readables
 EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     FLOW_INSERTIONS,
     FLOW_OBSERVERS,
+    FLOW_END_OBSERVERS,
     CASCADE_RESOURCES,
     CASCADE_OBSERVERS,
 )
@@ -179,6 +181,7 @@ class ManagementNode:
     jobs: ApiJobSweeper
     job_webhooks: JobWebhooks
     dispatcher: WebHookDispatcher
+    state_sweeper: StateSweeper
 
     async def start(self) -> None:
         generated = await bootstrap_admin(
@@ -200,6 +203,7 @@ class ManagementNode:
         await self.job_webhooks.stop()
         await self.recovery.stop()
         await self.gc.stop()
+        await self.state_sweeper.stop()
         await self.gconfig.stop()
         await self.flows.store.close()
         await self.tasks.stop()
@@ -249,6 +253,9 @@ def build_node(
 
     flow_registry = FlowRegistry()
     flow_metrics = FlowMetrics(registry)
+    # which flows hold which state machine's resources: filled as the services are built,
+    # read by the releaser when a run ends and by the sweeper
+    state_registry = StateRegistry()
     engine = FlowEngine(
         DbFlowStore(db),
         flow_registry,
@@ -256,7 +263,9 @@ def build_node(
         partitions=settings.partitions,
         metrics=flow_metrics,
         observers=plugins.observers(FLOW_OBSERVERS),
+        end_observers=[StateReleaser(db, state_registry), *plugins.observers(FLOW_END_OBSERVERS)],
     )
+    states = StatefulRunner(db, engine, state_registry)
     graph = CascadeGraph(
         [plugins.strategy(CASCADE_RESOURCES, t) for t in plugins.strategy_types(CASCADE_RESOURCES)],
         plugins.observers(CASCADE_OBSERVERS),
@@ -264,9 +273,12 @@ def build_node(
     insertions = [i for ext in plugins.observers(FLOW_INSERTIONS) for i in ext.flow_insertions()]
     cascade = flow_registry.add(cascade_flow(db, graph), insertions)
 
-    diag = DiagService(db, agents, engine=engine, tags=tags, gconfig=gconfig, cascade=cascade)
+    diag = DiagService(
+        db, agents, engine=engine, tags=tags, gconfig=gconfig, cascade=cascade, states=states
+    )
     for flow in diag.flows():
         flow_registry.add(flow, insertions)
+    state_registry.add(*diag.stateful_operations())
     zones = ZoneService(db, engine, cascade)
     secrets = master_key(db, settings)
     identity = IdentityService(db, engine, cascade, secrets)
@@ -290,6 +302,9 @@ def build_node(
             table.add(message_type, handler)
     recovery = FlowRecovery(engine)
     gc = GarbageCollector(db, engine, flow_metrics)
+    state_sweeper = StateSweeper(
+        db, engine.store, state_registry, partitions=settings.partitions, in_flight=states.in_flight
+    )
     sweeper = ApiJobSweeper(
         db,
         lambda: runtime.bus,
@@ -304,7 +319,7 @@ def build_node(
         transport,
         table,
         metrics,
-        listeners=[tasks, recovery, gc, sweeper],
+        listeners=[tasks, recovery, gc, state_sweeper, sweeper],
         address=f"http://{settings.mgmt_host}:{settings.mgmt_port}",
         lease_db=Database(settings.db_url, pool_size=2),
     )
@@ -326,6 +341,7 @@ def build_node(
         sweeper,
         job_webhooks,
         WebHookDispatcher(db, http, secrets),
+        state_sweeper,
     )
 
 
