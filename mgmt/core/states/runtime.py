@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -166,7 +166,7 @@ class _Held:
     machine: StateMachine[Any]
     uuid: str
     holder: str
-    since: Any
+    since: datetime | None
 
 
 class StateSweeper(PartitionScanner):
@@ -196,12 +196,13 @@ class StateSweeper(PartitionScanner):
         self._grace = timedelta(seconds=grace)
 
     async def scan(self, owned: frozenset[int]) -> None:
+        now: datetime | None = None
         for held in await self._held(owned):
             if held.holder in self._in_flight:
                 continue
             rec = await self._store.load(held.holder)
             if rec is None:
-                now = await self._db.now()
+                now = now or await self._db.now()
                 if held.since is not None and now - held.since < self._grace:
                     continue  # begun moments ago: its run may not be written yet
                 success = False  # nothing ran: back to where it started
