@@ -48,7 +48,7 @@ from mgmt.core.flow import (
     GarbageCollector,
 )
 from mgmt.core.flow import models as _flow_models  # noqa: F401
-from mgmt.core.flow.points import FLOW_INSERTIONS, FLOW_OBSERVERS
+from mgmt.core.flow.points import FLOW_END_OBSERVERS, FLOW_INSERTIONS, FLOW_OBSERVERS
 from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
 from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
 from mgmt.core.metrics import BusMetrics
@@ -66,8 +66,9 @@ from mgmt.core.plugins import (
 from mgmt.core.query import QueryRegistry
 from mgmt.core.resource import ResourceTypes
 from mgmt.core.resource import uuids as _uuid_models  # noqa: F401
-from mgmt.core.service import FlowOwner, TaskOwner
+from mgmt.core.service import FlowOwner, StateOwner, TaskOwner
 from mgmt.core.shutdown import Shutdown
+from mgmt.core.states import StatefulRunner, StateRegistry, StateReleaser, StateSweeper
 from mgmt.core.tags import TagRegistry, TagService
 from mgmt.core.tags import models as _tag_models  # noqa: F401
 from mgmt.core.tags.api import TagsOnCreate
@@ -94,6 +95,7 @@ MODULES = Modules((TAGS, SHARING, GLOBAL_CONFIG, AUDIT, IDENTITY, ZONE, WEBHOOK,
 EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     FLOW_INSERTIONS,
     FLOW_OBSERVERS,
+    FLOW_END_OBSERVERS,
     CASCADE_RESOURCES,
     CASCADE_OBSERVERS,
 )
@@ -201,6 +203,7 @@ class ManagementNode:
     jobs: ApiJobSweeper
     job_webhooks: JobWebhooks
     runners: Sequence[Runner]
+    state_sweeper: StateSweeper
     #: what start-up did about the admin account; the process entry point tells the operator
     admin: AdminPassword | None = None
 
@@ -231,6 +234,7 @@ class ManagementNode:
             "job_webhooks": self.job_webhooks.stop(),
             "flow_recovery": self.recovery.stop(),
             "gc": self.gc.stop(),
+            "state_sweeper": self.state_sweeper.stop(),
             "gconfig": self.gconfig.stop(),
             "agent_tasks": self.tasks.stop(),
         }
@@ -312,6 +316,9 @@ def build_node(
 
     flow_registry = FlowRegistry()
     flow_metrics = FlowMetrics(registry)
+    # which flows hold which state machine's resources: filled as the services are built,
+    # read by the releaser when a run ends and by the sweeper
+    state_registry = StateRegistry()
     engine = FlowEngine(
         DbFlowStore(db),
         flow_registry,
@@ -319,7 +326,9 @@ def build_node(
         partitions=settings.partitions,
         metrics=flow_metrics,
         observers=plugins.observers(FLOW_OBSERVERS),
+        end_observers=[StateReleaser(db, state_registry), *plugins.observers(FLOW_END_OBSERVERS)],
     )
+    states = StatefulRunner(db, engine, state_registry)
     engine.bind_members(lambda: runtime.membership.members)
     graph = CascadeGraph(
         [plugins.strategy(CASCADE_RESOURCES, t) for t in plugins.strategy_types(CASCADE_RESOURCES)],
@@ -335,6 +344,7 @@ def build_node(
         http=http,
         engine=engine,
         cascade=cascade,
+        states=states,
         tags=tags,
         gconfig=gconfig,
         tasks=tasks,
@@ -360,6 +370,8 @@ def build_node(
                 flow_registry.add(flow, insertions)
         for flow in module.flows(parts):
             flow_registry.add(flow, insertions)
+        if isinstance(service, StateOwner):
+            state_registry.add(*service.stateful_operations())
         if isinstance(service, TaskOwner):
             for kind, continuation in service.continuations().items():
                 tasks.add_continuation(kind, continuation)
@@ -373,6 +385,9 @@ def build_node(
 
     recovery = FlowRecovery(engine)
     gc = GarbageCollector(db, engine, flow_metrics)
+    state_sweeper = StateSweeper(
+        db, engine.store, state_registry, partitions=settings.partitions, in_flight=states.in_flight
+    )
     sweeper = ApiJobSweeper(
         db,
         runtime.bus,
@@ -381,7 +396,7 @@ def build_node(
         give_up_after=settings.api_job_timeout,
         interval=min(5.0, settings.api_job_republish_after),
     )
-    for listener in (tasks, recovery, gc, sweeper):
+    for listener in (tasks, recovery, gc, state_sweeper, sweeper):
         runtime.add_listener(listener)
     return ManagementNode(
         settings,
@@ -399,6 +414,7 @@ def build_node(
         sweeper,
         job_webhooks,
         runners,
+        state_sweeper,
     )
 
 

@@ -30,6 +30,7 @@ from mgmt.core.plugins import Plugin
 from mgmt.core.resource.declaration import ResourceType, ResourceTypes
 from mgmt.core.resource.handlers import ResourceHandlers
 from mgmt.core.service import Service
+from mgmt.core.states import StatefulRunner
 from mgmt.core.tags import SystemTag, TagService
 from mgmt.settings import Settings
 
@@ -54,6 +55,7 @@ class NodeParts:
     http: httpx.AsyncClient
     engine: FlowEngine
     cascade: FlowDef[CascadeCtx]
+    states: StatefulRunner
     tags: TagService
     gconfig: GlobalConfigService
     tasks: AgentTaskService

@@ -1,7 +1,8 @@
 """What the composition root needs from a service.
 
 Every service serves messages (``handlers``). One that owns durable flows also implements
-``FlowOwner``; one that finishes agent tasks, ``TaskOwner``: the root registers those too.
+``FlowOwner``; one that finishes agent tasks, ``TaskOwner``; one with state machines,
+``StateOwner``: the root registers those too.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from mgmt.core.agenttasks import TaskContinuation
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
+from mgmt.core.states import StatefulOperation
 
 
 class Service(Protocol):
@@ -25,6 +27,13 @@ class Service(Protocol):
 class FlowOwner(Protocol):
     def flows(self) -> Sequence[FlowDef[Any]]:
         """The durable flows this service runs (registered before the node starts)."""
+        ...
+
+
+@runtime_checkable
+class StateOwner(Protocol):
+    def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
+        """The operations of its state machines and the flows that run them."""
         ...
 
 

@@ -7,9 +7,11 @@ Public surface: its messages.
 
 from mgmt.diag.messages import (
     CreateDiagResource,
+    CreateDiagStateful,
     DeleteDiagResource,
     DeleteDiagResourceReply,
     DiagResourceReply,
+    DiagStateOperationReply,
     Echo,
     EchoReply,
     PingAgent,
@@ -18,13 +20,16 @@ from mgmt.diag.messages import (
     RecordSequenceReply,
     RunDiagFlow,
     RunDiagFlowReply,
+    RunDiagStateOperation,
 )
 
 __all__ = [
     "CreateDiagResource",
+    "CreateDiagStateful",
     "DeleteDiagResource",
     "DeleteDiagResourceReply",
     "DiagResourceReply",
+    "DiagStateOperationReply",
     "Echo",
     "EchoReply",
     "PingAgent",
@@ -33,4 +38,5 @@ __all__ = [
     "RecordSequenceReply",
     "RunDiagFlow",
     "RunDiagFlowReply",
+    "RunDiagStateOperation",
 ]

@@ -125,15 +125,28 @@ class CountStep(Step[DiagFlowCtx]):
                 await _add(s, self.db, ctx.resourceUuid, self._step, -int(amount))
 
 
+def counter_steps(
+    db: Database, tags: TagService, gconfig: GlobalConfigService
+) -> list[Step[DiagFlowCtx]]:
+    return [ReadAmount(db, tags), *(CountStep(s, db, gconfig) for s in STEPS)]
+
+
 def counter_flows(
     db: Database, tags: TagService, gconfig: GlobalConfigService
 ) -> tuple[FlowDef[DiagFlowCtx], ...]:
-    def steps() -> list[Step[DiagFlowCtx]]:
-        return [ReadAmount(db, tags), *(CountStep(s, db, gconfig) for s in STEPS)]
-
     return (
-        FlowDef("DiagCounter", DiagFlowCtx, steps(), on_interrupt=Interrupt.RESUME),
-        FlowDef("DiagCounterRollback", DiagFlowCtx, steps(), on_interrupt=Interrupt.ROLLBACK),
+        FlowDef(
+            "DiagCounter",
+            DiagFlowCtx,
+            counter_steps(db, tags, gconfig),
+            on_interrupt=Interrupt.RESUME,
+        ),
+        FlowDef(
+            "DiagCounterRollback",
+            DiagFlowCtx,
+            counter_steps(db, tags, gconfig),
+            on_interrupt=Interrupt.ROLLBACK,
+        ),
     )
 
 
@@ -164,10 +177,14 @@ async def counters_of(db: Database, resource_uuid: str) -> dict[str, int]:
 
 class KillSwitch:
     """Flow observer (test hook): SIGKILLs this node at the step boundary a diagnostic run
-    asks for, on its first owner only (a take-over has epoch > 1)."""
+    asks for (``before:sN``, ``after:sN``, or ``rollback:sN`` before sN is undone), on its
+    first owner only (a take-over has epoch > 1)."""
 
     async def before_step(self, run: RunInfo, step: str, phase: str, ctx: BaseModel) -> None:
-        if isinstance(ctx, DiagFlowCtx) and run.epoch == 1 and ctx.killAt == f"before:{step}":
+        if not isinstance(ctx, DiagFlowCtx) or run.epoch != 1:
+            return
+        # "rollback:sN" dies in the middle of a rollback, before sN is undone
+        if ctx.killAt in (f"before:{step}", f"{phase}:{step}" if phase == "rollback" else None):
             _kill()
 
     async def after_step(

@@ -21,14 +21,17 @@ from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
 from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
 from mgmt.core.gconfig import GlobalConfigService
 from mgmt.core.messages import Message
+from mgmt.core.states import StatefulOperation, StatefulRunner, current_state
 from mgmt.core.tags import TagService
 from mgmt.diag.cascade import TYPES
 from mgmt.diag.flows import STEPS, DiagFlowCtx, arm_rollback_faults, counter_flows, counters_of
 from mgmt.diag.messages import (
     CreateDiagResource,
+    CreateDiagStateful,
     DeleteDiagResource,
     DeleteDiagResourceReply,
     DiagResourceReply,
+    DiagStateOperationReply,
     Echo,
     EchoReply,
     PingAgent,
@@ -37,8 +40,10 @@ from mgmt.diag.messages import (
     RecordSequenceReply,
     RunDiagFlow,
     RunDiagFlowReply,
+    RunDiagStateOperation,
 )
-from mgmt.diag.models import DiagAgentResult, DiagRecord, DiagResource
+from mgmt.diag.models import DiagAgentResult, DiagRecord, DiagResource, DiagStateful
+from mgmt.diag.states import DIAG_STATES, DiagState, state_operations
 
 PING_KIND = "diag.agent-ping"
 
@@ -53,15 +58,22 @@ class DiagService:
         tags: TagService,
         gconfig: GlobalConfigService,
         cascade: FlowDef[CascadeCtx],
+        states: StatefulRunner,
     ) -> None:
         self._db = db
         self._agents = agents
         self._engine = engine
         self._deleter = CascadeDeleter(engine, cascade)
         self._resume_flow, self._rollback_flow = counter_flows(db, tags, gconfig)
+        self._states = states
+        self._state_ops = state_operations(db, tags, gconfig)
 
     def flows(self) -> tuple[FlowDef[DiagFlowCtx], ...]:
-        return (self._resume_flow, self._rollback_flow)
+        state_flows = {op.flow.name: op.flow for op in self._state_ops.values()}
+        return (self._resume_flow, self._rollback_flow, *state_flows.values())
+
+    def stateful_operations(self) -> list[StatefulOperation[DiagFlowCtx]]:
+        return list(self._state_ops.values())
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -71,6 +83,8 @@ class DiagService:
             RunDiagFlow: self.run_flow,
             CreateDiagResource: self.create_resource,
             DeleteDiagResource: self.delete_resource,
+            CreateDiagStateful: self.create_stateful,
+            RunDiagStateOperation: self.run_state_operation,
         }
 
     async def run_flow(self, msg: RunDiagFlow, ctx: HandlerContext) -> RunDiagFlowReply:
@@ -102,6 +116,47 @@ class DiagService:
             node=ctx.node_id,
             state=state,
             error=err,
+        )
+
+    async def create_stateful(
+        self, msg: CreateDiagStateful, ctx: HandlerContext
+    ) -> DiagResourceReply:
+        state = DiagState(msg.state)
+        if DIAG_STATES.is_transitional(state):  # only an operation's run may hold one
+            raise PermanentError(error(Codes.BAD_MESSAGE, f"cannot create in {state}"))
+        async with self._db.session() as s, s.begin():
+            if await s.get(DiagStateful, msg.resourceUuid) is None:
+                s.add(DiagStateful(uuid=msg.resourceUuid, state=str(state)))
+        return DiagResourceReply(uuid=msg.resourceUuid)
+
+    async def run_state_operation(
+        self, msg: RunDiagStateOperation, ctx: HandlerContext
+    ) -> DiagStateOperationReply:
+        op = self._state_ops[(msg.operation, msg.onInterrupt)]
+        run_id = ctx.message_id  # the holder: a redelivered message finds its own run
+        flow_state, err = "Succeeded", None
+        try:
+            await self._states.run(
+                op,
+                DiagFlowCtx(
+                    resourceUuid=msg.resourceUuid,
+                    runId=run_id,
+                    failAt=msg.failAt,
+                    killAt=msg.killAt,
+                    stepDelayMs=msg.stepDelayMs,
+                ),
+                resource_uuid=msg.resourceUuid,
+                run_id=run_id,
+                deadline=ctx.deadline,
+            )
+        except FlowFailed as failed:
+            rec = await self._engine.store.load(run_id)
+            flow_state = rec.state if rec else "Unknown"
+            err = failed.error.model_dump_json()
+        async with self._db.session() as s:
+            state = await current_state(s, DIAG_STATES, msg.resourceUuid)
+        return DiagStateOperationReply(
+            state=str(state), flowState=flow_state, node=ctx.node_id, error=err
         )
 
     async def create_resource(

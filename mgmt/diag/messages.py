@@ -96,3 +96,36 @@ class DeleteDiagResource(Request[DeleteDiagResourceReply]):
     resourceUuid: str = Field(min_length=1, max_length=64)
     type: str
     deleteMode: str = Field(default="Permissive", pattern="^(Permissive|Enforcing)$")
+
+
+class CreateDiagStateful(Request[DiagResourceReply]):
+    """Create a diag resource under the diag state machine (idempotent)."""
+
+    resourceUuid: str = Field(min_length=1, max_length=64)
+    state: str = Field(default="Stopped", description="Its first state: Stopped or Running.")
+
+
+class DiagStateOperationReply(Reply):
+    state: str = Field(description="The resource's state after the operation.")
+    flowState: str = Field(description="Succeeded or the flow's final failed state.")
+    node: str = Field(description="Node that answered.")
+    error: str | None = Field(default=None, description="Why the run failed, if it did.")
+
+
+class RunDiagStateOperation(Request[DiagStateOperationReply]):
+    """Run ``operation`` (start, stop) of the diag state machine as the 5-step counter flow.
+
+    Refused with STATE.1001 (409) when the resource's state does not allow it. The fault
+    fields are those of ``RunDiagFlow``.
+    """
+
+    resourceUuid: str = Field(min_length=1, max_length=64)
+    operation: str = Field(pattern="^(start|stop)$")
+    failAt: str | None = Field(default=None, description="Step (s1..s5) that fails.")
+    killAt: str | None = Field(
+        default=None,
+        description="'before:sN', 'after:sN', 'effect:sN' or 'rollback:sN' (before sN is "
+        "undone): SIGKILL the first node there.",
+    )
+    onInterrupt: str = Field(default="resume", pattern="^(resume|rollback)$")
+    stepDelayMs: int = Field(default=0, ge=0, le=60_000)

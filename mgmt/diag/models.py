@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mgmt.core.db import Base, utcnow
 from mgmt.core.db.types import UtcDateTime
+from mgmt.core.states import StateColumns
 
 
 class DiagRecord(Base):
@@ -78,3 +79,12 @@ class DiagDeleted(Base):
     uuid: Mapped[str] = mapped_column(String(64), index=True)
     type: Mapped[str] = mapped_column(String(64))
     cleaned: Mapped[bool] = mapped_column(default=False)
+
+
+class DiagStateful(StateColumns, Base):
+    """A toy resource under a state machine (``mgmt.diag.states``): proves on real
+    processes that no operation leaves it in a transitional state, however the run ends."""
+
+    __tablename__ = "diag_stateful"
+
+    uuid: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -20,6 +20,7 @@ def _service(parts: NodeParts) -> DiagService:
         tags=parts.tags,
         gconfig=parts.gconfig,
         cascade=parts.cascade,
+        states=parts.states,
     )
 
 

@@ -17,7 +17,7 @@ from mgmt.core.flow.definition import (
     Step,
     SubFlow,
 )
-from mgmt.core.flow.engine import FlowEngine, FlowFailed, FlowObserver, RunInfo
+from mgmt.core.flow.engine import FlowEndObserver, FlowEngine, FlowFailed, FlowObserver, RunInfo
 from mgmt.core.flow.errors import FlowCodes
 from mgmt.core.flow.metrics import FlowMetrics
 from mgmt.core.flow.models import FlowRunRow, FlowState, GcJobRow, GcState
@@ -29,6 +29,7 @@ __all__ = [
     "DbFlowStore",
     "FlowCodes",
     "FlowDef",
+    "FlowEndObserver",
     "FlowEngine",
     "FlowExtension",
     "FlowFailed",

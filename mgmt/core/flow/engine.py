@@ -66,6 +66,21 @@ class FlowObserver(Protocol):
     ) -> None: ...
 
 
+class FlowEndObserver(Protocol):
+    """Extension point (observer): told when a run ends on this node, however it ends.
+
+    ``run_ended`` is called once the run's final state (``Succeeded``, ``RolledBack`` or
+    ``Failed``) is persisted, on the node that finished it: the first owner, or the node
+    that took it over after its owner died. It runs before the flow's ``on_error`` and
+    ``finally_`` handlers, in registration order; an exception is logged and never changes
+    the outcome. A node that dies after the final write and before this call does not call
+    it: an observer whose effect must happen pairs it with a sweeper (the state machine
+    framework's ``StateSweeper`` does).
+    """
+
+    async def run_ended(self, run: RunInfo, state: FlowState, ctx: BaseModel) -> None: ...
+
+
 #: What joiners of a run on this node wait for: its final record, or None when this node
 #: stopped driving it (lost a claim race, found it existed): look again.
 _Slot = asyncio.Future[FlowRecord | None]
@@ -87,6 +102,7 @@ class FlowEngine:
         partitions: int,
         metrics: FlowMetrics,
         observers: Sequence[FlowObserver] = (),
+        end_observers: Sequence[FlowEndObserver] = (),
         save_retry_seconds: float = 60.0,
     ) -> None:
         self.store = store
@@ -97,6 +113,7 @@ class FlowEngine:
         self._partitions = partitions
         self._metrics = metrics
         self._observers = list(observers)
+        self._end_observers = list(end_observers)
         self._save_retry_seconds = save_retry_seconds
         self._running: dict[str, _Slot] = {}
         self._members: Callable[[], frozenset[str]] = lambda: frozenset({node_id})
@@ -309,6 +326,13 @@ class FlowEngine:
         outcome = str(rec.state)
         self._metrics.finished.labels(flow.name, outcome).inc()
         log.info("flow.finished", flow=flow.name, flow_uuid=rec.uuid, state=outcome)
+        if self._end_observers:
+            info = RunInfo(rec.uuid, rec.name, rec.resource_uuid, rec.epoch, self.node_id)
+            for obs in self._end_observers:
+                try:
+                    await obs.run_ended(info, FlowState(rec.state), ctx)
+                except Exception:
+                    log.exception("flow.end_observer_failed", flow=flow.name, flow_uuid=rec.uuid)
         if rec.state != FlowState.SUCCEEDED and rec.error is not None:
             for on_error in flow.on_error:
                 await self._safe_handler(flow, "on_error", on_error(ctx, rec.error))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mgmt.core.flow.definition import FlowExtension
-from mgmt.core.flow.engine import FlowObserver
+from mgmt.core.flow.engine import FlowEndObserver, FlowObserver
 from mgmt.core.plugins import ExtensionPoint, Kind
 
 FLOW_INSERTIONS: ExtensionPoint[FlowExtension] = ExtensionPoint(
@@ -19,4 +19,11 @@ FLOW_OBSERVERS: ExtensionPoint[FlowObserver] = ExtensionPoint(
     Kind.OBSERVER,
     "Told before and after every step of every flow, in registration order; an exception "
     "is logged and never aborts the flow.",
+)
+FLOW_END_OBSERVERS: ExtensionPoint[FlowEndObserver] = ExtensionPoint(
+    "flow.end-observer",
+    FlowEndObserver,
+    Kind.OBSERVER,
+    "Told when a run ends (succeeded, rolled back or failed) on the node that finished it, "
+    "before the flow's own handlers; an exception is logged and never changes the outcome.",
 )
