@@ -31,6 +31,16 @@ from mgmt.core.bus import Bus, HandlerTable, Transport
 from mgmt.core.bus.inproc import InprocBroker, InprocTransport
 from mgmt.core.bus.rabbit import RabbitTransport
 from mgmt.core.cascade import CASCADE_OBSERVERS, CASCADE_RESOURCES, CascadeGraph, cascade_flow
+from mgmt.core.counters import API_MESSAGES as COUNTER_APIS
+from mgmt.core.counters import (
+    COUNTER_SOURCES,
+    CounterChecker,
+    CounterMetrics,
+    CounterService,
+    CounterSources,
+)
+from mgmt.core.counters import models as _counter_models  # noqa: F401
+from mgmt.core.counters import readables as counter_readables
 from mgmt.core.db import Base, Database
 from mgmt.core.db import dedupe as _dedupe_models  # noqa: F401
 from mgmt.core.flow import (
@@ -94,6 +104,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     FLOW_OBSERVERS,
     CASCADE_RESOURCES,
     CASCADE_OBSERVERS,
+    COUNTER_SOURCES,
 )
 
 
@@ -104,6 +115,7 @@ API_MESSAGES: tuple[type[ApiRequest[Any]], ...] = (
     *WEBHOOK_APIS,
     *TAG_APIS,
     *SHARING_APIS,
+    *COUNTER_APIS,
     UpdateGlobalConfigValue,
 )
 
@@ -179,6 +191,7 @@ class ManagementNode:
     jobs: ApiJobSweeper
     job_webhooks: JobWebhooks
     dispatcher: WebHookDispatcher
+    counter_checker: CounterChecker | None = None
 
     async def start(self) -> None:
         generated = await bootstrap_admin(
@@ -200,6 +213,8 @@ class ManagementNode:
         await self.job_webhooks.stop()
         await self.recovery.stop()
         await self.gc.stop()
+        if self.counter_checker is not None:
+            await self.counter_checker.stop()
         await self.gconfig.stop()
         await self.flows.store.close()
         await self.tasks.stop()
@@ -274,8 +289,15 @@ def build_node(
     owners = Owners(readables(tags))
     tag_api = TagApiService(db, tags, owners)
     sharing = SharingService(db, owners)
+    counters = CounterService(
+        db,
+        CounterSources.from_plugins(plugins),
+        CounterMetrics(registry),
+        node_id=settings.node_id,
+    )
+    checker = CounterChecker(db, counters, interval=settings.counter_check_interval)
     services: list[Service] = [
-        *(tasks, diag, tags, gconfig, identity, zones, webhooks, tag_api, sharing)
+        *(tasks, diag, tags, gconfig, identity, zones, webhooks, tag_api, sharing, counters)
     ]
     for kind, continuation in diag.continuations().items():
         tasks.add_continuation(kind, continuation)
@@ -304,12 +326,19 @@ def build_node(
         transport,
         table,
         metrics,
-        listeners=[tasks, recovery, gc, sweeper],
+        listeners=[
+            tasks,
+            recovery,
+            gc,
+            sweeper,
+            checker,
+        ],
         address=f"http://{settings.mgmt_host}:{settings.mgmt_port}",
         lease_db=Database(settings.db_url, pool_size=2),
     )
     engine.bind_members(lambda: runtime.membership.members)
     gconfig.bind_bus(runtime.bus)
+    counters.bind_bus(lambda: runtime.bus)
     return ManagementNode(
         settings,
         db,
@@ -326,6 +355,7 @@ def build_node(
         sweeper,
         job_webhooks,
         WebHookDispatcher(db, http, secrets),
+        checker,
     )
 
 
@@ -338,6 +368,7 @@ def readables(tags: TagService) -> list[ReadableResource]:
         *gconfig_readables(),
         *tag_readables(tags),
         *sharing_readables(),
+        *counter_readables(),
         audit_readable(),
     ]
 

@@ -37,8 +37,11 @@ from mgmt.diag.messages import (
     RecordSequenceReply,
     RunDiagFlow,
     RunDiagFlowReply,
+    RunDiagReserve,
+    RunDiagReserveReply,
 )
 from mgmt.diag.models import DiagAgentResult, DiagRecord, DiagResource
+from mgmt.diag.reserve import DiagReserveCtx, reserve_flows
 
 PING_KIND = "diag.agent-ping"
 
@@ -59,9 +62,15 @@ class DiagService:
         self._engine = engine
         self._deleter = CascadeDeleter(engine, cascade)
         self._resume_flow, self._rollback_flow = counter_flows(db, tags, gconfig)
+        self._reserve_flow, self._reserve_rollback_flow = reserve_flows(db)
 
-    def flows(self) -> tuple[FlowDef[DiagFlowCtx], ...]:
-        return (self._resume_flow, self._rollback_flow)
+    def flows(self) -> tuple[FlowDef[DiagFlowCtx] | FlowDef[DiagReserveCtx], ...]:
+        return (
+            self._resume_flow,
+            self._rollback_flow,
+            self._reserve_flow,
+            self._reserve_rollback_flow,
+        )
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -69,6 +78,7 @@ class DiagService:
             RecordSequence: self.record,
             PingAgent: self.ping_agent,
             RunDiagFlow: self.run_flow,
+            RunDiagReserve: self.run_reserve,
             CreateDiagResource: self.create_resource,
             DeleteDiagResource: self.delete_resource,
         }
@@ -103,6 +113,29 @@ class DiagService:
             state=state,
             error=err,
         )
+
+    async def run_reserve(self, msg: RunDiagReserve, ctx: HandlerContext) -> RunDiagReserveReply:
+        flow = self._reserve_flow if msg.onInterrupt == "resume" else self._reserve_rollback_flow
+        state, err = "Succeeded", None
+        try:
+            await self._engine.run(
+                flow,
+                DiagReserveCtx(
+                    resourceUuid=msg.resourceUuid,
+                    ownerUuid=msg.ownerUuid,
+                    amount=msg.amount,
+                    killAt=msg.killAt,
+                    failAt=msg.failAt,
+                ),
+                resource_uuid=msg.resourceUuid,
+                flow_uuid=ctx.message_id,  # a redelivered message joins or resumes the run
+                deadline=ctx.deadline,
+            )
+        except FlowFailed as failed:
+            rec = await self._engine.store.load(ctx.message_id)
+            state = rec.state if rec else "Unknown"
+            err = failed.error.model_dump_json()
+        return RunDiagReserveReply(state=state, node=ctx.node_id, error=err)
 
     async def create_resource(
         self, msg: CreateDiagResource, ctx: HandlerContext

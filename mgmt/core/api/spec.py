@@ -138,6 +138,11 @@ _STATUS = {
     "GCONF.1001": 400,
     "GCONF.1002": 404,
     "CASCADE.1001": 409,
+    # counters (mgmt/core/counters/ledger.py: why insufficient capacity is 409, not 429)
+    "COUNTER.1001": 409,
+    "COUNTER.1002": 404,
+    "COUNTER.1003": 409,
+    "COUNTER.1004": 400,
 }
 
 
