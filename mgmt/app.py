@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -34,13 +34,22 @@ from mgmt.core.api import ApiJobRow as _ApiJobRow  # noqa: F401
 from mgmt.core.api.delivery import JobWebhooks
 from mgmt.core.api.reads import Owners, ReadableResource
 from mgmt.core.bus import Bus, HandlerTable, Transport
+from mgmt.core.bus.dispatch import Handler
 from mgmt.core.bus.inproc import InprocBroker, InprocTransport
 from mgmt.core.bus.rabbit import RabbitTransport
 from mgmt.core.cascade import CASCADE_OBSERVERS, CASCADE_RESOURCES, CascadeGraph, cascade_flow
+from mgmt.core.counters import (
+    COUNTER_SOURCES,
+    CounterMetrics,
+    CounterService,
+    CounterSources,
+)
+from mgmt.core.counters import models as _counter_models  # noqa: F401
 from mgmt.core.db import Base, Database
 from mgmt.core.db import dedupe as _dedupe_models  # noqa: F401
 from mgmt.core.flow import (
     DbFlowStore,
+    FlowDef,
     FlowEngine,
     FlowMetrics,
     FlowRecovery,
@@ -48,13 +57,15 @@ from mgmt.core.flow import (
     GarbageCollector,
 )
 from mgmt.core.flow import models as _flow_models  # noqa: F401
+from mgmt.core.flow.definition import Insertion
 from mgmt.core.flow.points import FLOW_END_OBSERVERS, FLOW_INSERTIONS, FLOW_OBSERVERS
 from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
 from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
+from mgmt.core.messages import Message
 from mgmt.core.metrics import BusMetrics
-from mgmt.core.module import BaseParts, Modules, NodeParts, Runner, ServiceModule
-from mgmt.core.modules import GLOBAL_CONFIG, SHARING, TAGS
-from mgmt.core.node import NodeRuntime
+from mgmt.core.module import BaseParts, Modules, NodeParts, Runner, ServiceModule, Stoppable
+from mgmt.core.modules import COUNTERS, GLOBAL_CONFIG, SHARING, TAGS
+from mgmt.core.node import NodeRuntime, PartitionListener
 from mgmt.core.plugins import (
     Extension,
     ExtensionPoint,
@@ -89,7 +100,7 @@ from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
 #: Every service of the management node, once.
-MODULES = Modules((TAGS, SHARING, GLOBAL_CONFIG, AUDIT, IDENTITY, ZONE, WEBHOOK, DIAG))
+MODULES = Modules((TAGS, SHARING, GLOBAL_CONFIG, COUNTERS, AUDIT, IDENTITY, ZONE, WEBHOOK, DIAG))
 
 #: Every extension point of the management node, by the service that owns it.
 EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
@@ -98,6 +109,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     FLOW_END_OBSERVERS,
     CASCADE_RESOURCES,
     CASCADE_OBSERVERS,
+    COUNTER_SOURCES,
 )
 
 #: Every API message of the in-tree services: the REST API is derived from these.
@@ -204,6 +216,8 @@ class ManagementNode:
     job_webhooks: JobWebhooks
     runners: Sequence[Runner]
     state_sweeper: StateSweeper
+    #: the modules' partition listeners (trackers); those that have a ``stop`` are stopped
+    listeners: Sequence[PartitionListener]
     #: what start-up did about the admin account; the process entry point tells the operator
     admin: AdminPassword | None = None
 
@@ -237,6 +251,11 @@ class ManagementNode:
             "state_sweeper": self.state_sweeper.stop(),
             "gconfig": self.gconfig.stop(),
             "agent_tasks": self.tasks.stop(),
+            **{
+                type(listener).__name__: listener.stop()
+                for listener in self.listeners
+                if isinstance(listener, Stoppable)
+            },
         }
         # side by side, each its own stage: an overrun names the service
         await asyncio.gather(*(shutdown.run(n, aw, share=0.05) for n, aw in stops.items()))
@@ -329,6 +348,13 @@ def build_node(
         end_observers=[StateReleaser(db, state_registry), *plugins.observers(FLOW_END_OBSERVERS)],
     )
     states = StatefulRunner(db, engine, state_registry)
+    counters = CounterService(
+        db,
+        CounterSources.from_plugins(plugins),
+        CounterMetrics(registry),
+        node_id=settings.node_id,
+        bus=runtime.bus,
+    )
     engine.bind_members(lambda: runtime.membership.members)
     graph = CascadeGraph(
         [plugins.strategy(CASCADE_RESOURCES, t) for t in plugins.strategy_types(CASCADE_RESOURCES)],
@@ -345,6 +371,7 @@ def build_node(
         engine=engine,
         cascade=cascade,
         states=states,
+        counters=counters,
         tags=tags,
         gconfig=gconfig,
         tasks=tasks,
@@ -357,27 +384,14 @@ def build_node(
 
     job_webhooks = JobWebhooks(http)
     api_jobs = ApiJobService(db, webhooks=job_webhooks, tags=TagsOnCreate(db, tags, tags.registry))
+    wired = _wire_modules(modules, parts, flow_registry, insertions, state_registry)
     handlers = {**tasks.handlers(), **tags.handlers()}  # the core's internal messages
-    runners: list[Runner] = []
-    for module in modules.modules:
-        service = module.service(parts) if module.service is not None else None
-        for message_type in (found := module.handlers(parts, service)):
-            if message_type in handlers:
-                raise ValueError(f"{message_type.__name__} is handled twice ({module.name})")
-        handlers.update(found)
-        if isinstance(service, FlowOwner):
-            for flow in service.flows():
-                flow_registry.add(flow, insertions)
-        for flow in module.flows(parts):
-            flow_registry.add(flow, insertions)
-        if isinstance(service, StateOwner):
-            state_registry.add(*service.stateful_operations())
-        if isinstance(service, TaskOwner):
-            for kind, continuation in service.continuations().items():
-                tasks.add_continuation(kind, continuation)
-        for listener in module.listeners(parts):
-            runtime.add_listener(listener)
-        runners.extend(module.runners(parts))
+    for message_type in wired.handlers:
+        if message_type in handlers:
+            raise ValueError(f"{message_type.__name__} is handled twice")
+    handlers.update(wired.handlers)
+    for listener in wired.listeners:
+        runtime.add_listener(listener)
     for message_type, handler in handlers.items():
         if issubclass(message_type, ApiRequest):  # its outcome lands in the API job
             handler = api_jobs.wrap(handler)  # noqa: PLW2901
@@ -413,9 +427,46 @@ def build_node(
         plugins,
         sweeper,
         job_webhooks,
-        runners,
+        wired.runners,
         state_sweeper,
+        wired.listeners,
     )
+
+
+@dataclass
+class _Wired:
+    handlers: dict[type[Message], Handler] = field(default_factory=dict)
+    runners: list[Runner] = field(default_factory=list)
+    listeners: list[PartitionListener] = field(default_factory=list)
+
+
+def _wire_modules(
+    modules: Modules,
+    parts: NodeParts,
+    flows: FlowRegistry,
+    insertions: Sequence[Insertion],
+    states: StateRegistry,
+) -> _Wired:
+    """Each module's service, handlers, flows, state machines, task continuations,
+    listeners and runners (a message handled by two modules fails start-up)."""
+    wired = _Wired()
+    for module in modules.modules:
+        service = module.service(parts) if module.service is not None else None
+        for message_type in (found := module.handlers(parts, service)):
+            if message_type in wired.handlers:
+                raise ValueError(f"{message_type.__name__} is handled twice ({module.name})")
+        wired.handlers.update(found)
+        own: Sequence[FlowDef[Any]] = service.flows() if isinstance(service, FlowOwner) else ()
+        for flow in [*own, *module.flows(parts)]:
+            flows.add(flow, insertions)
+        if isinstance(service, StateOwner):
+            states.add(*service.stateful_operations())
+        if isinstance(service, TaskOwner):
+            for kind, continuation in service.continuations().items():
+                parts.tasks.add_continuation(kind, continuation)
+        wired.listeners.extend(module.listeners(parts))
+        wired.runners.extend(module.runners(parts))
+    return wired
 
 
 @dataclass

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     api_job_retention: float = Field(
         default=86400.0, gt=0, description="Seconds an API job's result can be fetched."
     )
+    counter_check_interval: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often a node recalculates the counters of its partitions, s.",
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON lines; false gives console output.")
     var_dir: Path = DEFAULT_VAR_DIR

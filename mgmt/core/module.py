@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
@@ -21,6 +21,7 @@ from mgmt.core.api.reads import Owners, ReadableResource
 from mgmt.core.bus import Bus
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, CascadeDeleter
+from mgmt.core.counters import CounterService
 from mgmt.core.db import Database
 from mgmt.core.flow import FlowDef, FlowEngine
 from mgmt.core.gconfig import GlobalConfigDef, GlobalConfigService
@@ -35,6 +36,13 @@ from mgmt.core.tags import SystemTag, TagService
 from mgmt.settings import Settings
 
 MasterKey = Callable[[], Awaitable[bytes]]
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A partition listener with work of its own to stop (a tracker's loop)."""
+
+    async def stop(self) -> None: ...
 
 
 class Runner(Protocol):
@@ -56,6 +64,7 @@ class NodeParts:
     engine: FlowEngine
     cascade: FlowDef[CascadeCtx]
     states: StatefulRunner
+    counters: CounterService
     tags: TagService
     gconfig: GlobalConfigService
     tasks: AgentTaskService

@@ -1,8 +1,12 @@
-"""The core's own service modules: the tag, sharing and global-config APIs (frameworks
-that every service's resources use, listed in the composition root like any service)."""
+"""The core's own service modules: the tag, sharing, global-config and counter APIs
+(frameworks that every service's resources use, listed in the composition root like any
+service)."""
 
 from __future__ import annotations
 
+from mgmt.core.counters import API_MESSAGES as COUNTER_APIS
+from mgmt.core.counters import CounterChecker
+from mgmt.core.counters import readables as counter_readables
 from mgmt.core.gconfig.api import UpdateGlobalConfigValue
 from mgmt.core.gconfig.api import readables as gconfig_readables
 from mgmt.core.module import NodeParts, ServiceModule
@@ -34,4 +38,15 @@ GLOBAL_CONFIG = ServiceModule(
     apis=(UpdateGlobalConfigValue,),
     service=lambda parts: parts.gconfig,
     reads=lambda parts: gconfig_readables(),
+)
+
+#: the node's counter service handles recalculation; its checker runs per owned partition
+COUNTERS = ServiceModule(
+    "counters",
+    apis=COUNTER_APIS,
+    service=lambda parts: parts.counters,
+    listeners=lambda parts: [
+        CounterChecker(parts.db, parts.counters, interval=parts.settings.counter_check_interval)
+    ],
+    reads=lambda parts: counter_readables(),
 )

@@ -20,6 +20,8 @@ from mgmt.diag.messages import (
     RecordSequenceReply,
     RunDiagFlow,
     RunDiagFlowReply,
+    RunDiagReserve,
+    RunDiagReserveReply,
     RunDiagStateOperation,
 )
 
@@ -38,5 +40,7 @@ __all__ = [
     "RecordSequenceReply",
     "RunDiagFlow",
     "RunDiagFlowReply",
+    "RunDiagReserve",
+    "RunDiagReserveReply",
     "RunDiagStateOperation",
 ]

@@ -101,7 +101,7 @@ class CountStep(Step[DiagFlowCtx]):
             if fresh:
                 await _add(s, self.db, ctx.resourceUuid, self._step, amount)
         if fresh and ctx.killAt == f"effect:{self._step}":
-            _kill()  # effect committed, progress not yet persisted: the re-run must not add
+            kill_node()  # effect committed, progress not yet persisted: the re-run must not add
         return {"amount": amount}
 
     async def rollback(self, ctx: DiagFlowCtx, result: Any) -> None:
@@ -185,16 +185,16 @@ class KillSwitch:
             return
         # "rollback:sN" dies in the middle of a rollback, before sN is undone
         if ctx.killAt in (f"before:{step}", f"{phase}:{step}" if phase == "rollback" else None):
-            _kill()
+            kill_node()
 
     async def after_step(
         self, run: RunInfo, step: str, phase: str, ctx: BaseModel, ok: bool
     ) -> None:
         if isinstance(ctx, DiagFlowCtx) and run.epoch == 1 and ctx.killAt == f"after:{step}":
-            _kill()
+            kill_node()
 
 
-def _kill() -> None:
+def kill_node() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -40,9 +40,12 @@ from mgmt.diag.messages import (
     RecordSequenceReply,
     RunDiagFlow,
     RunDiagFlowReply,
+    RunDiagReserve,
+    RunDiagReserveReply,
     RunDiagStateOperation,
 )
 from mgmt.diag.models import DiagAgentResult, DiagRecord, DiagResource, DiagStateful
+from mgmt.diag.reserve import DiagReserveCtx, reserve_flows
 from mgmt.diag.states import DIAG_STATES, DiagState, state_operations
 
 PING_KIND = "diag.agent-ping"
@@ -67,10 +70,17 @@ class DiagService:
         self._resume_flow, self._rollback_flow = counter_flows(db, tags, gconfig)
         self._states = states
         self._state_ops = state_operations(db, tags, gconfig)
+        self._reserve_flow, self._reserve_rollback_flow = reserve_flows(db)
 
-    def flows(self) -> tuple[FlowDef[DiagFlowCtx], ...]:
+    def flows(self) -> tuple[FlowDef[DiagFlowCtx] | FlowDef[DiagReserveCtx], ...]:
         state_flows = {op.flow.name: op.flow for op in self._state_ops.values()}
-        return (self._resume_flow, self._rollback_flow, *state_flows.values())
+        return (
+            self._resume_flow,
+            self._rollback_flow,
+            *state_flows.values(),
+            self._reserve_flow,
+            self._reserve_rollback_flow,
+        )
 
     def stateful_operations(self) -> list[StatefulOperation[DiagFlowCtx]]:
         return list(self._state_ops.values())
@@ -81,6 +91,7 @@ class DiagService:
             RecordSequence: self.record,
             PingAgent: self.ping_agent,
             RunDiagFlow: self.run_flow,
+            RunDiagReserve: self.run_reserve,
             CreateDiagResource: self.create_resource,
             DeleteDiagResource: self.delete_resource,
             CreateDiagStateful: self.create_stateful,
@@ -158,6 +169,29 @@ class DiagService:
         return DiagStateOperationReply(
             state=str(state), flowState=flow_state, node=ctx.node_id, error=err
         )
+
+    async def run_reserve(self, msg: RunDiagReserve, ctx: HandlerContext) -> RunDiagReserveReply:
+        flow = self._reserve_flow if msg.onInterrupt == "resume" else self._reserve_rollback_flow
+        state, err = "Succeeded", None
+        try:
+            await self._engine.run(
+                flow,
+                DiagReserveCtx(
+                    resourceUuid=msg.resourceUuid,
+                    ownerUuid=msg.ownerUuid,
+                    amount=msg.amount,
+                    killAt=msg.killAt,
+                    failAt=msg.failAt,
+                ),
+                resource_uuid=msg.resourceUuid,
+                flow_uuid=ctx.message_id,  # a redelivered message joins or resumes the run
+                deadline=ctx.deadline,
+            )
+        except FlowFailed as failed:
+            rec = await self._engine.store.load(ctx.message_id)
+            state = rec.state if rec else "Unknown"
+            err = failed.error.model_dump_json()
+        return RunDiagReserveReply(state=state, node=ctx.node_id, error=err)
 
     async def create_resource(
         self, msg: CreateDiagResource, ctx: HandlerContext

@@ -129,3 +129,23 @@ class RunDiagStateOperation(Request[DiagStateOperationReply]):
     )
     onInterrupt: str = Field(default="resume", pattern="^(resume|rollback)$")
     stepDelayMs: int = Field(default=0, ge=0, le=60_000)
+
+
+class RunDiagReserveReply(Reply):
+    state: str = Field(description="Succeeded or the flow's final failed state.")
+    node: str = Field(description="Node that finished the run.")
+    error: str | None = Field(default=None, description="Why the run failed, if it did.")
+
+
+class RunDiagReserve(Request[RunDiagReserveReply]):
+    """Run the diagnostic reservation flow: reserve ``amount`` of the ``diag.capacity``
+    counter of ``ownerUuid`` (a ``ReserveCounter`` step), then a step that may fail."""
+
+    resourceUuid: str = Field(min_length=1, max_length=64)
+    ownerUuid: str = Field(min_length=1, max_length=64, description="The counter's owner.")
+    amount: int = Field(ge=1, description="How much to reserve.")
+    killAt: str | None = Field(
+        default=None, description="'effect:reserve': SIGKILL the node after the reserve."
+    )
+    failAt: str | None = Field(default=None, description="'after-reserve': fail there.")
+    onInterrupt: str = Field(default="resume", pattern="^(resume|rollback)$")

@@ -141,6 +141,11 @@ _STATUS = {
     "GCONF.1002": 404,
     "CASCADE.1001": 409,
     "STATE.1001": 409,
+    # counters (mgmt/core/counters/ledger.py: why insufficient capacity is 409, not 429)
+    "COUNTER.1001": 409,
+    "COUNTER.1002": 404,
+    "COUNTER.1003": 409,
+    "COUNTER.1004": 400,
 }
 
 

@@ -17,7 +17,14 @@ from mgmt.core.flow.definition import (
     Step,
     SubFlow,
 )
-from mgmt.core.flow.engine import FlowEndObserver, FlowEngine, FlowFailed, FlowObserver, RunInfo
+from mgmt.core.flow.engine import (
+    FlowEndObserver,
+    FlowEngine,
+    FlowFailed,
+    FlowObserver,
+    RunInfo,
+    current_run,
+)
 from mgmt.core.flow.errors import FlowCodes
 from mgmt.core.flow.metrics import FlowMetrics
 from mgmt.core.flow.models import FlowRunRow, FlowState, GcJobRow, GcState
@@ -53,4 +60,5 @@ __all__ = [
     "RunInfo",
     "Step",
     "SubFlow",
+    "current_run",
 ]

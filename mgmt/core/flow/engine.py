@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -49,6 +51,29 @@ class RunInfo:
     resource_uuid: str
     epoch: int
     node: str
+
+
+_CURRENT_RUN: ContextVar[RunInfo | None] = ContextVar("zcloud_flow_run", default=None)
+
+
+def current_run() -> RunInfo | None:
+    """The run whose step (run or rollback) is executing in this task; None outside one.
+
+    A step derives ids from ``(current_run().uuid, its name)`` that stay the same when it
+    is run again after a take-over: reservations (``mgmt.core.counters.ReserveCounter``),
+    agent task UUIDs. The GC queue sets it too when it retries a rollback.
+    """
+    return _CURRENT_RUN.get()
+
+
+@contextmanager
+def running_step(run: RunInfo) -> Iterator[None]:
+    """Make ``run`` the ``current_run()`` of the code inside (the engine and the GC)."""
+    token = _CURRENT_RUN.set(run)
+    try:
+        yield
+    finally:
+        _CURRENT_RUN.reset(token)
 
 
 class FlowObserver(Protocol):
@@ -360,7 +385,8 @@ class FlowEngine:
                 if isinstance(step, SubFlow):
                     result = await self._run_subflow(rec, step, ctx)
                 else:
-                    result = await self._bounded(rec, step.run(ctx))
+                    with running_step(self._info(rec)):
+                        result = await self._bounded(rec, step.run(ctx))
                 orjson.dumps(result)  # a result that cannot be stored fails here, not later
             except asyncio.CancelledError:
                 raise
@@ -388,7 +414,8 @@ class FlowEngine:
                 if isinstance(step, SubFlow):
                     await self.rollback_run(str(result["child"]))
                 else:
-                    await step.rollback(ctx, result)
+                    with running_step(self._info(rec)):
+                        await step.rollback(ctx, result)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -562,10 +589,13 @@ class FlowEngine:
             return flow.ctx_type.model_validate_json(rec.ctx)
         raise FlowFailed(rec.error or error(FlowCodes.STEP_FAILED, f"{rec.name} failed"))
 
+    def _info(self, rec: FlowRecord) -> RunInfo:
+        return RunInfo(rec.uuid, rec.name, rec.resource_uuid, rec.epoch, self.node_id)
+
     async def _notify_before(self, rec: FlowRecord, step: str, phase: str, ctx: BaseModel) -> None:
         if not self._observers:
             return
-        info = RunInfo(rec.uuid, rec.name, rec.resource_uuid, rec.epoch, self.node_id)
+        info = self._info(rec)
         for obs in self._observers:
             try:
                 await obs.before_step(info, step, phase, ctx)
@@ -577,7 +607,7 @@ class FlowEngine:
     ) -> None:
         if not self._observers:
             return
-        info = RunInfo(rec.uuid, rec.name, rec.resource_uuid, rec.epoch, self.node_id)
+        info = self._info(rec)
         for obs in self._observers:
             try:
                 await obs.after_step(info, step, phase, ctx, ok)

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from mgmt.core.db import Database
 from mgmt.core.flow.definition import SubFlow
-from mgmt.core.flow.engine import FlowEngine
+from mgmt.core.flow.engine import FlowEngine, RunInfo, running_step
 from mgmt.core.flow.metrics import FlowMetrics
 from mgmt.core.flow.models import GcJobRow, GcState
 from mgmt.core.logging import get_logger
@@ -115,7 +115,11 @@ class GarbageCollector(PartitionScanner):
             if isinstance(step, SubFlow):
                 await self._engine.rollback_run(str(result["child"]))
             else:
-                await step.rollback(ctx, result)
+                run = RunInfo(
+                    job.flow_uuid, job.flow_name, job.resource_uuid, 0, self._engine.node_id
+                )
+                with running_step(run):
+                    await step.rollback(ctx, result)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
