@@ -1,7 +1,7 @@
 """Composition root: the explicit list of services and plugins, and how a node is put together.
 
-Adding a service means adding it here (its handlers, continuations, partition listeners,
-flows and models); adding an in-tree plugin means adding it to ``in_tree_plugins``. Nothing
+Adding a service means adding it here (its handlers, partition listeners, flows and
+models); adding an in-tree plugin means adding it to ``in_tree_plugins``. Nothing
 registers itself at import time. External plugins come from the ``zcloud.plugins``
 entry-point group and from ``ZCLOUD_PLUGINS``; a bad one fails start-up with its name.
 """
@@ -30,7 +30,13 @@ from mgmt.core.api.reads import Owners, ReadableResource
 from mgmt.core.bus import Bus, HandlerTable, Transport
 from mgmt.core.bus.inproc import InprocBroker, InprocTransport
 from mgmt.core.bus.rabbit import RabbitTransport
-from mgmt.core.cascade import CASCADE_OBSERVERS, CASCADE_RESOURCES, CascadeGraph, cascade_flow
+from mgmt.core.cascade import (
+    CASCADE_OBSERVERS,
+    CASCADE_RELEASES,
+    CASCADE_RESOURCES,
+    CascadeGraph,
+    cascade_flow,
+)
 from mgmt.core.db import Base, Database
 from mgmt.core.db import dedupe as _dedupe_models  # noqa: F401
 from mgmt.core.flow import (
@@ -42,6 +48,7 @@ from mgmt.core.flow import (
     GarbageCollector,
 )
 from mgmt.core.flow import models as _flow_models  # noqa: F401
+from mgmt.core.flow.api import gc_readable
 from mgmt.core.flow.points import FLOW_INSERTIONS, FLOW_OBSERVERS
 from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
 from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
@@ -93,6 +100,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     FLOW_INSERTIONS,
     FLOW_OBSERVERS,
     CASCADE_RESOURCES,
+    CASCADE_RELEASES,
     CASCADE_OBSERVERS,
 )
 
@@ -200,6 +208,7 @@ class ManagementNode:
         await self.job_webhooks.stop()
         await self.recovery.stop()
         await self.gc.stop()
+        await self.flows.stop()  # suspends background runs while the store still writes
         await self.gconfig.stop()
         await self.flows.store.close()
         await self.tasks.stop()
@@ -238,7 +247,7 @@ def build_node(
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
     in_tree_plugins: list[Plugin] = [
-        DiagPlugin(db),
+        DiagPlugin(db, agents),
         TagCascadeObserver.plugin(tags),
         IdentityPlugin(),
         ZonePlugin(),
@@ -260,9 +269,12 @@ def build_node(
     graph = CascadeGraph(
         [plugins.strategy(CASCADE_RESOURCES, t) for t in plugins.strategy_types(CASCADE_RESOURCES)],
         plugins.observers(CASCADE_OBSERVERS),
+        [plugins.strategy(CASCADE_RELEASES, t) for t in plugins.strategy_types(CASCADE_RELEASES)],
     )
     insertions = [i for ext in plugins.observers(FLOW_INSERTIONS) for i in ext.flow_insertions()]
-    cascade = flow_registry.add(cascade_flow(db, graph), insertions)
+    cascade = flow_registry.add(cascade_flow(db, graph, engine), insertions)
+    for release_flow in graph.release_flows():
+        flow_registry.add(release_flow, insertions)
 
     diag = DiagService(db, agents, engine=engine, tags=tags, gconfig=gconfig, cascade=cascade)
     for flow in diag.flows():
@@ -277,8 +289,6 @@ def build_node(
     services: list[Service] = [
         *(tasks, diag, tags, gconfig, identity, zones, webhooks, tag_api, sharing)
     ]
-    for kind, continuation in diag.continuations().items():
-        tasks.add_continuation(kind, continuation)
 
     job_webhooks = JobWebhooks(http)
     api_jobs = ApiJobService(db, webhooks=job_webhooks, tags=TagsOnCreate(db, tags, tags.registry))
@@ -339,6 +349,7 @@ def readables(tags: TagService) -> list[ReadableResource]:
         *tag_readables(tags),
         *sharing_readables(),
         audit_readable(),
+        gc_readable(),
     ]
 
 

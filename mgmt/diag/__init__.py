@@ -18,6 +18,8 @@ from mgmt.diag.messages import (
     RecordSequenceReply,
     RunDiagFlow,
     RunDiagFlowReply,
+    RunDiagVmFlow,
+    RunDiagVmFlowReply,
 )
 
 __all__ = [
@@ -33,4 +35,6 @@ __all__ = [
     "RecordSequenceReply",
     "RunDiagFlow",
     "RunDiagFlowReply",
+    "RunDiagVmFlow",
+    "RunDiagVmFlowReply",
 ]

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from agent.protocol import PingHost
-from mgmt.core.agenttasks import (
-    AgentClient,
-    AgentTaskRow,
-    TaskContinuation,
-    TaskOutcome,
-)
+from mgmt.core.agenttasks import AgentClient, task_uuid_of
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, CascadeDeleter
 from mgmt.core.db import Database, first_time
 from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
-from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
+from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed, StepAttempt
 from mgmt.core.gconfig import GlobalConfigService
 from mgmt.core.messages import Message
 from mgmt.core.tags import TagService
+from mgmt.diag.agentflows import DiagPingCtx, DiagVmCtx, ping_flow, vm_flow
 from mgmt.diag.cascade import TYPES
 from mgmt.diag.flows import STEPS, DiagFlowCtx, arm_rollback_faults, counter_flows, counters_of
 from mgmt.diag.messages import (
@@ -37,10 +31,10 @@ from mgmt.diag.messages import (
     RecordSequenceReply,
     RunDiagFlow,
     RunDiagFlowReply,
+    RunDiagVmFlow,
+    RunDiagVmFlowReply,
 )
-from mgmt.diag.models import DiagAgentResult, DiagRecord, DiagResource
-
-PING_KIND = "diag.agent-ping"
+from mgmt.diag.models import DiagRecord, DiagResource
 
 
 class DiagService:
@@ -59,9 +53,11 @@ class DiagService:
         self._engine = engine
         self._deleter = CascadeDeleter(engine, cascade)
         self._resume_flow, self._rollback_flow = counter_flows(db, tags, gconfig)
+        self._ping_flow = ping_flow(db, agents)
+        self._vm_flow = vm_flow(agents)
 
-    def flows(self) -> tuple[FlowDef[DiagFlowCtx], ...]:
-        return (self._resume_flow, self._rollback_flow)
+    def flows(self) -> tuple[FlowDef[Any], ...]:
+        return (self._resume_flow, self._rollback_flow, self._ping_flow, self._vm_flow)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -69,6 +65,7 @@ class DiagService:
             RecordSequence: self.record,
             PingAgent: self.ping_agent,
             RunDiagFlow: self.run_flow,
+            RunDiagVmFlow: self.run_vm_flow,
             CreateDiagResource: self.create_resource,
             DeleteDiagResource: self.delete_resource,
         }
@@ -118,6 +115,7 @@ class DiagService:
                         parent_uuid=msg.parentUuid,
                         other_parent_uuid=msg.otherParentUuid,
                         veto_reason=msg.vetoReason,
+                        agent_url=msg.agentUrl,
                     )
                 )
         return DiagResourceReply(uuid=msg.resourceUuid)
@@ -133,9 +131,6 @@ class DiagService:
             deadline=ctx.deadline,
         )
         return DeleteDiagResourceReply(deleted=deleted)
-
-    def continuations(self) -> dict[str, TaskContinuation]:
-        return {PING_KIND: self}
 
     async def echo(self, msg: Echo, ctx: HandlerContext) -> EchoReply:
         if msg.sleepMs:
@@ -161,27 +156,47 @@ class DiagService:
         return RecordSequenceReply(node=ctx.node_id, duplicate=not fresh)
 
     async def ping_agent(self, msg: PingAgent, ctx: HandlerContext) -> PingAgentReply:
-        send = self._agents.call if msg.wait else self._agents.submit
-        result = await send(
-            resource_uuid=msg.resourceUuid,
-            host_uuid=msg.resourceUuid,
-            agent_url=msg.agentUrl,
-            command=PingHost(hostUuid=msg.resourceUuid),
-            kind=PING_KIND,
-            timeout=msg.timeoutSeconds,
+        run_id = ctx.message_id  # a redelivered message joins or resumes the same run
+        flow_ctx = DiagPingCtx(
+            hostUuid=msg.resourceUuid, agentUrl=msg.agentUrl, timeoutSeconds=msg.timeoutSeconds
         )
-        if isinstance(result, str):
-            return PingAgentReply(taskUuid=result, status="Pending")
-        return PingAgentReply(taskUuid=result.task_uuid, status=result.status)
-
-    async def task_finished(
-        self, session: AsyncSession, task: AgentTaskRow, outcome: TaskOutcome
-    ) -> None:
-        session.add(
-            DiagAgentResult(
-                task_uuid=task.task_uuid,
-                resource_uuid=task.resource_uuid,
-                status=outcome.status,
-                completed_by=task.completed_by or "",
+        if not msg.wait:
+            await self._engine.start(
+                self._ping_flow, flow_ctx, resource_uuid=msg.resourceUuid, flow_uuid=run_id
             )
+            first = StepAttempt(run_id, self._ping_flow.name, msg.resourceUuid, "ping", "run", 1)
+            return PingAgentReply(taskUuid=task_uuid_of(first), status="Pending")
+        out = await self._engine.run(
+            self._ping_flow,
+            flow_ctx,
+            resource_uuid=msg.resourceUuid,
+            flow_uuid=run_id,
+            deadline=ctx.deadline,
         )
+        return PingAgentReply(taskUuid=out.taskUuid or "", status=out.status or "Failed")
+
+    async def run_vm_flow(self, msg: RunDiagVmFlow, ctx: HandlerContext) -> RunDiagVmFlowReply:
+        run_id = ctx.message_id
+        try:
+            out = await self._engine.run(
+                self._vm_flow,
+                DiagVmCtx(
+                    vmUuid=msg.resourceUuid,
+                    hostUuid=msg.hostUuid,
+                    agentUrl=msg.agentUrl,
+                    cpuNum=msg.cpuNum,
+                    memoryBytes=msg.memoryBytes,
+                    failAfterStart=msg.failAfterStart,
+                ),
+                resource_uuid=msg.resourceUuid,
+                flow_uuid=run_id,
+                deadline=ctx.deadline,
+            )
+        except FlowFailed as failed:
+            rec = await self._engine.store.load(run_id)
+            return RunDiagVmFlowReply(
+                state=rec.state if rec else "Unknown",
+                node=ctx.node_id,
+                error=failed.error.model_dump_json(),
+            )
+        return RunDiagVmFlowReply(state="Succeeded", powerState=out.powerState, node=ctx.node_id)
