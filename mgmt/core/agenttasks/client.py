@@ -137,6 +137,8 @@ class AgentClient:
         if status.state == TaskState.DONE and status.reply is not None:
             log.info("agent_task.reattached_done", task_uuid=row.task_uuid)
             await self.service.finish_from_reply(row.task_uuid, status.reply)
+        else:
+            log.info("agent_task.reattached_running", task_uuid=row.task_uuid)
 
     async def _record(
         self,
