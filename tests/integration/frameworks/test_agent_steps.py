@@ -105,7 +105,7 @@ async def test_agent_step_taken_over_after_sigkill_reattaches_and_runs_the_comma
     )
 
     async def started() -> bool:
-        return (await topo.runs(host))["byPath"].get("/vm/start") == 1
+        return bool((await topo.runs(host))["byPath"].get("/vm/start") == 1)
 
     await eventually(started, timeout=30, interval=0.05, message="StartVm reached the agent")
     owner.kill(signal.SIGKILL)
