@@ -37,7 +37,13 @@ from mgmt.core.bus import Bus, HandlerTable, Transport
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.bus.inproc import InprocBroker, InprocTransport
 from mgmt.core.bus.rabbit import RabbitTransport
-from mgmt.core.cascade import CASCADE_OBSERVERS, CASCADE_RESOURCES, CascadeGraph, cascade_flow
+from mgmt.core.cascade import (
+    CASCADE_OBSERVERS,
+    CASCADE_RELEASES,
+    CASCADE_RESOURCES,
+    CascadeGraph,
+    cascade_flow,
+)
 from mgmt.core.counters import (
     COUNTER_SOURCES,
     CounterMetrics,
@@ -63,8 +69,16 @@ from mgmt.core.gconfig import GlobalConfigRegistry, GlobalConfigService
 from mgmt.core.gconfig import models as _gconfig_models  # noqa: F401
 from mgmt.core.messages import Message
 from mgmt.core.metrics import BusMetrics
-from mgmt.core.module import BaseParts, Modules, NodeParts, Runner, ServiceModule, Stoppable
-from mgmt.core.modules import COUNTERS, GLOBAL_CONFIG, SHARING, TAGS
+from mgmt.core.module import (
+    BaseParts,
+    Modules,
+    NodeParts,
+    PluginParts,
+    Runner,
+    ServiceModule,
+    Stoppable,
+)
+from mgmt.core.modules import COUNTERS, FLOWS, GLOBAL_CONFIG, SHARING, TAGS
 from mgmt.core.node import NodeRuntime, PartitionListener
 from mgmt.core.plugins import (
     Extension,
@@ -77,7 +91,7 @@ from mgmt.core.plugins import (
 from mgmt.core.query import QueryRegistry
 from mgmt.core.resource import ResourceTypes
 from mgmt.core.resource import uuids as _uuid_models  # noqa: F401
-from mgmt.core.service import FlowOwner, StateOwner, TaskOwner
+from mgmt.core.service import FlowOwner, StateOwner
 from mgmt.core.shutdown import Shutdown
 from mgmt.core.states import StatefulRunner, StateRegistry, StateReleaser, StateSweeper
 from mgmt.core.tags import TagRegistry, TagService
@@ -100,7 +114,9 @@ from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
 #: Every service of the management node, once.
-MODULES = Modules((TAGS, SHARING, GLOBAL_CONFIG, COUNTERS, AUDIT, IDENTITY, ZONE, WEBHOOK, DIAG))
+MODULES = Modules(
+    (TAGS, SHARING, GLOBAL_CONFIG, COUNTERS, FLOWS, AUDIT, IDENTITY, ZONE, WEBHOOK, DIAG)
+)
 
 #: Every extension point of the management node, by the service that owns it.
 EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
@@ -108,6 +124,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     FLOW_OBSERVERS,
     FLOW_END_OBSERVERS,
     CASCADE_RESOURCES,
+    CASCADE_RELEASES,
     CASCADE_OBSERVERS,
     COUNTER_SOURCES,
 )
@@ -260,7 +277,9 @@ class ManagementNode:
         # side by side, each its own stage: an overrun names the service
         await asyncio.gather(*(shutdown.run(n, aw, share=0.05) for n, aw in stops.items()))
         await self.runtime.close(shutdown)
-        # after every flow has suspended: the writer commits what they handed it
+        # background runs suspend while the store still writes; then the writer commits
+        # what they handed it
+        await shutdown.run("flows", self.flows.stop(), share=0.03)
         await shutdown.run("flow_store", self.flows.store.close(), share=0.02)
         await shutdown.run("http_client", self.http.aclose(), share=0.02)
 
@@ -321,14 +340,14 @@ def build_node(
         metrics=registry,
     )
     types = modules.types()
-    base = BaseParts(db, tags)
+    early = PluginParts(db, tags, agents)
 
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
     in_tree: list[Plugin] = [
         ResourceCascades(types),
         TagCascadeObserver.plugin(tags),
-        *(p for m in modules.modules for p in m.plugins(base)),
+        *(p for m in modules.modules for p in m.plugins(early)),
     ]
     for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:
         plugins.register(plugin)
@@ -359,9 +378,12 @@ def build_node(
     graph = CascadeGraph(
         [plugins.strategy(CASCADE_RESOURCES, t) for t in plugins.strategy_types(CASCADE_RESOURCES)],
         plugins.observers(CASCADE_OBSERVERS),
+        [plugins.strategy(CASCADE_RELEASES, t) for t in plugins.strategy_types(CASCADE_RELEASES)],
     )
     insertions = [i for ext in plugins.observers(FLOW_INSERTIONS) for i in ext.flow_insertions()]
-    cascade = flow_registry.add(cascade_flow(db, graph), insertions)
+    cascade = flow_registry.add(cascade_flow(db, graph, engine), insertions)
+    for release_flow in graph.release_flows():
+        flow_registry.add(release_flow, insertions)
 
     parts = NodeParts(
         settings=settings,
@@ -461,9 +483,6 @@ def _wire_modules(
             flows.add(flow, insertions)
         if isinstance(service, StateOwner):
             states.add(*service.stateful_operations())
-        if isinstance(service, TaskOwner):
-            for kind, continuation in service.continuations().items():
-                parts.tasks.add_continuation(kind, continuation)
         wired.listeners.extend(module.listeners(parts))
         wired.runners.extend(module.runners(parts))
     return wired

@@ -27,6 +27,13 @@ class AgentReply(_Model):
     errorCode: str | None = Field(
         default=None, description="A stable machine-readable reason, e.g. 'CAPACITY'."
     )
+    # Added in 0.2 (additive: an older agent never sends it, and False is what the management
+    # plane assumed before): lets the agent say a failure is transient (host busy, a lock
+    # held) so a flow step retries it, instead of every failure being final.
+    retryable: bool = Field(
+        default=False,
+        description="On failure: true when trying the command again (a new task) may succeed.",
+    )
 
 
 class AgentCommand(_Model):

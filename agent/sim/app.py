@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.protocol import ALL_COMMANDS, AgentCommand, AgentReply, ConnectHost
+from agent.protocol import ALL_COMMANDS, TASK_UUID_HEADER, AgentCommand, AgentReply, ConnectHost
 from agent.server import AgentEndpoint, CallbackSender, TaskRegistry
 from agent.sim.commands import execute
 from agent.sim.hosts import Fault, FaultAction, SimHost
+from agent.sim.runs import RunCounts
 from agent.sim.settings import SimSettings
 
 BY_PATH: dict[str, type[AgentCommand]] = {c.path: c for c in ALL_COMMANDS}
@@ -61,6 +62,8 @@ def create_app(settings: SimSettings) -> FastAPI:
     app = FastAPI(title="zcloud simulator agent", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.hosts = hosts
     app.state.endpoint = endpoint
+    runs = RunCounts(settings.task_retention)
+    app.state.runs = runs
 
     def new_host(spec: HostSpec) -> SimHost:
         host = SimHost(
@@ -80,6 +83,16 @@ def create_app(settings: SimSettings) -> FastAPI:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     _admin_routes(app, hosts, new_host)
+
+    @app.get("/sim/runs")
+    async def run_counts(taskUuid: str | None = None) -> dict[str, object]:
+        return runs.summary(task_uuid=taskUuid)
+
+    @app.get("/sim/hosts/{host_uuid}/runs")
+    async def host_run_counts(host_uuid: str, taskUuid: str | None = None) -> Response:
+        if host_uuid not in hosts:
+            return _not_found("host")
+        return JSONResponse(runs.summary(task_uuid=taskUuid, host_uuid=host_uuid))
 
     @app.get("/sim/hosts/{host_uuid}/tasks/{task_uuid}")
     async def task_status(host_uuid: str, task_uuid: str) -> Response:
@@ -114,7 +127,11 @@ def create_app(settings: SimSettings) -> FastAPI:
             await asyncio.sleep(fault.seconds or 3600)  # the caller gives up first
             return Response(status_code=504)
 
+        task_uuid = request.headers.get(TASK_UUID_HEADER)
+
         async def run(cmd: AgentCommand) -> tuple[AgentReply, bool]:
+            # the endpoint calls this once per new task: a repeat of a known UUID never does
+            runs.ran(host.uuid, command_type.path, task_uuid)
             return await execute(host, cmd, fault)
 
         return await endpoint.handle(request, command_type, run)

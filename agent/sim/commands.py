@@ -129,7 +129,12 @@ async def execute(
     if host.crashed:  # crashed while the command waited: no reply ever comes
         return reply_type(success=False, error="host crashed", errorCode="CRASHED"), False
     if fault is not None and fault.action is FaultAction.FAIL:
-        return reply_type(success=False, error=fault.error, errorCode="INJECTED"), True
+        return (
+            reply_type(
+                success=False, error=fault.error, errorCode="INJECTED", retryable=fault.retryable
+            ),
+            True,
+        )
     try:
         reply = HANDLERS[type(command)](host, command)
     except VmError as exc:

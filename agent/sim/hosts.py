@@ -34,6 +34,9 @@ class Fault(BaseModel):
     seconds: float = Field(default=0.0, ge=0, le=3600)
     times: int | None = Field(default=None, ge=1)
     error: str = "injected failure"
+    retryable: bool = Field(
+        default=False, description="fail: mark the reply retryable (a transient failure)."
+    )
 
 
 @dataclass

@@ -85,10 +85,17 @@ class NodeParts:
 
 @dataclass(frozen=True)
 class BaseParts:
-    """What a module's plugins and extra reads get, in a node or a frontend."""
+    """What a module's extra reads get, in a node or a frontend."""
 
     db: Database
     tags: TagService
+
+
+@dataclass(frozen=True)
+class PluginParts(BaseParts):
+    """What a module's in-tree plugins get (built before the flow engine they may extend)."""
+
+    agents: AgentClient
 
 
 def _none(_: Any) -> Sequence[Any]:
@@ -102,7 +109,8 @@ class ServiceModule:
     - ``apis``: its API messages (the REST API is derived from them);
     - ``resources``: its resource types; create/update/delete APIs of a declared type get
       the kit's default handlers unless ``service`` handles them;
-    - ``service``: builds the object whose ``handlers()`` serve its messages;
+    - ``service``: builds the object whose ``handlers()`` serve its messages (and its
+      ``flows()`` and ``stateful_operations()``, if it has them);
     - ``flows``, ``listeners``: durable flows and partition listeners (trackers);
     - ``runners``: what else the node runs for it (event consumers);
     - ``plugins``: in-tree plugins, built before the flow engine (they may extend it);
@@ -118,7 +126,7 @@ class ServiceModule:
     flows: Callable[[NodeParts], Sequence[FlowDef[Any]]] = _none
     listeners: Callable[[NodeParts], Sequence[PartitionListener]] = _none
     runners: Callable[[NodeParts], Sequence[Runner]] = _none
-    plugins: Callable[[BaseParts], Sequence[Plugin]] = _none
+    plugins: Callable[[PluginParts], Sequence[Plugin]] = _none
     reads: Callable[[BaseParts], Sequence[ReadableResource]] = _none
     global_configs: tuple[GlobalConfigDef[Any], ...] = ()
     tag_patterns: tuple[SystemTag, ...] = ()

@@ -1,4 +1,4 @@
-"""The core's own service modules: the tag, sharing, global-config and counter APIs
+"""The core's own service modules: the tag, sharing, global-config, counter and GC-queue APIs
 (frameworks that every service's resources use, listed in the composition root like any
 service)."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 from mgmt.core.counters import API_MESSAGES as COUNTER_APIS
 from mgmt.core.counters import CounterChecker
 from mgmt.core.counters import readables as counter_readables
+from mgmt.core.flow.api import gc_readable
 from mgmt.core.gconfig.api import UpdateGlobalConfigValue
 from mgmt.core.gconfig.api import readables as gconfig_readables
 from mgmt.core.module import NodeParts, ServiceModule
@@ -50,3 +51,6 @@ COUNTERS = ServiceModule(
     ],
     reads=lambda parts: counter_readables(),
 )
+
+#: the GC queue of failed rollbacks and clean-ups, readable by admins
+FLOWS = ServiceModule("flows", reads=lambda parts: [gc_readable()])

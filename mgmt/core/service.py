@@ -1,8 +1,7 @@
 """What the composition root needs from a service.
 
 Every service serves messages (``handlers``). One that owns durable flows also implements
-``FlowOwner``; one that finishes agent tasks, ``TaskOwner``; one with state machines,
-``StateOwner``: the root registers those too.
+``FlowOwner``; one with state machines, ``StateOwner``: the root registers those too.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from mgmt.core.agenttasks import TaskContinuation
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
@@ -34,11 +32,4 @@ class FlowOwner(Protocol):
 class StateOwner(Protocol):
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
         """The operations of its state machines and the flows that run them."""
-        ...
-
-
-@runtime_checkable
-class TaskOwner(Protocol):
-    def continuations(self) -> Mapping[str, TaskContinuation]:
-        """Agent task kinds this service finishes, and how."""
         ...

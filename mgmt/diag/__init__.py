@@ -23,6 +23,8 @@ from mgmt.diag.messages import (
     RunDiagReserve,
     RunDiagReserveReply,
     RunDiagStateOperation,
+    RunDiagVmFlow,
+    RunDiagVmFlowReply,
 )
 
 __all__ = [
@@ -43,4 +45,6 @@ __all__ = [
     "RunDiagReserve",
     "RunDiagReserveReply",
     "RunDiagStateOperation",
+    "RunDiagVmFlow",
+    "RunDiagVmFlowReply",
 ]

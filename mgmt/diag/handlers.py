@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from agent.protocol import PingHost
-from mgmt.core.agenttasks import (
-    AgentClient,
-    AgentTaskRow,
-    TaskContinuation,
-    TaskOutcome,
-)
+from mgmt.core.agenttasks import AgentClient, task_uuid_of
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, CascadeDeleter
 from mgmt.core.db import Database, first_time
 from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
-from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed
+from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed, StepAttempt
 from mgmt.core.gconfig import GlobalConfigService
 from mgmt.core.messages import Message
 from mgmt.core.states import StatefulOperation, StatefulRunner, current_state
 from mgmt.core.tags import TagService
+from mgmt.diag.agentflows import DiagPingCtx, DiagVmCtx, ping_flow, vm_flow
 from mgmt.diag.cascade import TYPES
 from mgmt.diag.flows import STEPS, DiagFlowCtx, arm_rollback_faults, counter_flows, counters_of
 from mgmt.diag.messages import (
@@ -43,12 +37,12 @@ from mgmt.diag.messages import (
     RunDiagReserve,
     RunDiagReserveReply,
     RunDiagStateOperation,
+    RunDiagVmFlow,
+    RunDiagVmFlowReply,
 )
-from mgmt.diag.models import DiagAgentResult, DiagRecord, DiagResource, DiagStateful
+from mgmt.diag.models import DiagRecord, DiagResource, DiagStateful
 from mgmt.diag.reserve import DiagReserveCtx, reserve_flows
 from mgmt.diag.states import DIAG_STATES, DiagState, state_operations
-
-PING_KIND = "diag.agent-ping"
 
 
 class DiagService:
@@ -71,8 +65,10 @@ class DiagService:
         self._states = states
         self._state_ops = state_operations(db, tags, gconfig)
         self._reserve_flow, self._reserve_rollback_flow = reserve_flows(db)
+        self._ping_flow = ping_flow(db, agents)
+        self._vm_flow = vm_flow(agents)
 
-    def flows(self) -> tuple[FlowDef[DiagFlowCtx] | FlowDef[DiagReserveCtx], ...]:
+    def flows(self) -> tuple[FlowDef[Any], ...]:
         state_flows = {op.flow.name: op.flow for op in self._state_ops.values()}
         return (
             self._resume_flow,
@@ -80,6 +76,8 @@ class DiagService:
             *state_flows.values(),
             self._reserve_flow,
             self._reserve_rollback_flow,
+            self._ping_flow,
+            self._vm_flow,
         )
 
     def stateful_operations(self) -> list[StatefulOperation[DiagFlowCtx]]:
@@ -92,6 +90,7 @@ class DiagService:
             PingAgent: self.ping_agent,
             RunDiagFlow: self.run_flow,
             RunDiagReserve: self.run_reserve,
+            RunDiagVmFlow: self.run_vm_flow,
             CreateDiagResource: self.create_resource,
             DeleteDiagResource: self.delete_resource,
             CreateDiagStateful: self.create_stateful,
@@ -207,6 +206,7 @@ class DiagService:
                         parent_uuid=msg.parentUuid,
                         other_parent_uuid=msg.otherParentUuid,
                         veto_reason=msg.vetoReason,
+                        agent_url=msg.agentUrl,
                     )
                 )
         return DiagResourceReply(uuid=msg.resourceUuid)
@@ -222,9 +222,6 @@ class DiagService:
             deadline=ctx.deadline,
         )
         return DeleteDiagResourceReply(deleted=deleted)
-
-    def continuations(self) -> dict[str, TaskContinuation]:
-        return {PING_KIND: self}
 
     async def echo(self, msg: Echo, ctx: HandlerContext) -> EchoReply:
         if msg.sleepMs:
@@ -250,27 +247,47 @@ class DiagService:
         return RecordSequenceReply(node=ctx.node_id, duplicate=not fresh)
 
     async def ping_agent(self, msg: PingAgent, ctx: HandlerContext) -> PingAgentReply:
-        send = self._agents.call if msg.wait else self._agents.submit
-        result = await send(
-            resource_uuid=msg.resourceUuid,
-            host_uuid=msg.resourceUuid,
-            agent_url=msg.agentUrl,
-            command=PingHost(hostUuid=msg.resourceUuid),
-            kind=PING_KIND,
-            timeout=msg.timeoutSeconds,
+        run_id = ctx.message_id  # a redelivered message joins or resumes the same run
+        flow_ctx = DiagPingCtx(
+            hostUuid=msg.resourceUuid, agentUrl=msg.agentUrl, timeoutSeconds=msg.timeoutSeconds
         )
-        if isinstance(result, str):
-            return PingAgentReply(taskUuid=result, status="Pending")
-        return PingAgentReply(taskUuid=result.task_uuid, status=result.status)
-
-    async def task_finished(
-        self, session: AsyncSession, task: AgentTaskRow, outcome: TaskOutcome
-    ) -> None:
-        session.add(
-            DiagAgentResult(
-                task_uuid=task.task_uuid,
-                resource_uuid=task.resource_uuid,
-                status=outcome.status,
-                completed_by=task.completed_by or "",
+        if not msg.wait:
+            await self._engine.start(
+                self._ping_flow, flow_ctx, resource_uuid=msg.resourceUuid, flow_uuid=run_id
             )
+            first = StepAttempt(run_id, self._ping_flow.name, msg.resourceUuid, "ping", "run", 1)
+            return PingAgentReply(taskUuid=task_uuid_of(first), status="Pending")
+        out = await self._engine.run(
+            self._ping_flow,
+            flow_ctx,
+            resource_uuid=msg.resourceUuid,
+            flow_uuid=run_id,
+            deadline=ctx.deadline,
         )
+        return PingAgentReply(taskUuid=out.taskUuid or "", status=out.status or "Failed")
+
+    async def run_vm_flow(self, msg: RunDiagVmFlow, ctx: HandlerContext) -> RunDiagVmFlowReply:
+        run_id = ctx.message_id
+        try:
+            out = await self._engine.run(
+                self._vm_flow,
+                DiagVmCtx(
+                    vmUuid=msg.resourceUuid,
+                    hostUuid=msg.hostUuid,
+                    agentUrl=msg.agentUrl,
+                    cpuNum=msg.cpuNum,
+                    memoryBytes=msg.memoryBytes,
+                    failAfterStart=msg.failAfterStart,
+                ),
+                resource_uuid=msg.resourceUuid,
+                flow_uuid=run_id,
+                deadline=ctx.deadline,
+            )
+        except FlowFailed as failed:
+            rec = await self._engine.store.load(run_id)
+            return RunDiagVmFlowReply(
+                state=rec.state if rec else "Unknown",
+                node=ctx.node_id,
+                error=failed.error.model_dump_json(),
+            )
+        return RunDiagVmFlowReply(state="Succeeded", powerState=out.powerState, node=ctx.node_id)

@@ -41,11 +41,16 @@ class PingAgentReply(Reply):
 
 
 class PingAgent(Request[PingAgentReply]):
-    """Send PingHost to an agent; the continuation records the outcome in diag tables."""
+    """Send PingHost to an agent in a durable flow (an agent step, then a step recording
+    the outcome in diag tables, on whichever node owns the host when the reply comes)."""
 
     resourceUuid: str = Field(min_length=1, max_length=64, description="The host UUID.")
     agentUrl: str = Field(min_length=1, max_length=2048)
-    wait: bool = Field(default=True, description="Wait for the reply on this node.")
+    wait: bool = Field(
+        default=True,
+        description="Wait for the outcome; false: answer Pending once the flow is recorded "
+        "(the command is sent right after, and finished by the host's owner).",
+    )
     timeoutSeconds: float = Field(default=60.0, gt=0, le=3600)
 
 
@@ -86,6 +91,30 @@ class CreateDiagResource(Request[DiagResourceReply]):
     parentUuid: str | None = Field(default=None, description="The one parent it depends on.")
     otherParentUuid: str | None = Field(default=None, description="DiagNic: its cluster.")
     vetoReason: str | None = Field(default=None, description="Refuse Permissive deletes.")
+    agentUrl: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="DiagVm: its host's agent; a delete destroys the VM there first.",
+    )
+
+
+class RunDiagVmFlowReply(Reply):
+    state: str = Field(description="The flow's final state: Succeeded, RolledBack, Failed.")
+    powerState: str | None = Field(default=None, description="What the agent reported.")
+    node: str = Field(description="Node that answered (the one that finished the run).")
+    error: str | None = Field(default=None, description="Why the run failed, if it did.")
+
+
+class RunDiagVmFlow(Request[RunDiagVmFlowReply]):
+    """Start a VM on a host's agent with a durable agent step (compensated by DestroyVm),
+    then optionally fail the next step so the rollback runs."""
+
+    resourceUuid: str = Field(min_length=1, max_length=64, description="The VM UUID.")
+    hostUuid: str = Field(min_length=1, max_length=64)
+    agentUrl: str = Field(min_length=1, max_length=2048)
+    cpuNum: int = Field(default=1, ge=1, le=1024)
+    memoryBytes: int = Field(default=1 << 30, ge=1)
+    failAfterStart: bool = Field(default=False, description="Fail the step after the start.")
 
 
 class DeleteDiagResourceReply(Reply):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String
+from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mgmt.core.db import Base, utcnow
@@ -66,6 +66,8 @@ class DiagResource(Base):
     parent_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     other_parent_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     veto_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    #: DiagVm: the agent of the host it runs on; deleting it destroys it there (a release)
+    agent_url: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class DiagDeleted(Base):

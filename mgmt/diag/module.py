@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mgmt.core.module import BaseParts, NodeParts, ServiceModule
+from mgmt.core.module import NodeParts, PluginParts, ServiceModule
 from mgmt.core.plugins import Plugin
 from mgmt.diag.flows import COUNTER_STEP_TAG, DIAG_CONFIGS
 from mgmt.diag.handlers import DiagService
@@ -24,8 +24,8 @@ def _service(parts: NodeParts) -> DiagService:
     )
 
 
-def _plugins(parts: BaseParts) -> Sequence[Plugin]:
-    return [DiagPlugin(parts.db)]
+def _plugins(parts: PluginParts) -> Sequence[Plugin]:
+    return [DiagPlugin(parts.db, parts.agents)]
 
 
 MODULE = ServiceModule(

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from mgmt.core.counters import ReserveCounter
 from mgmt.core.db import Database
 from mgmt.core.errors import Codes, PermanentError, error
-from mgmt.core.flow import FlowDef, Interrupt, Step, current_run
+from mgmt.core.flow import FlowDef, Interrupt, Step, current_attempt
 from mgmt.diag.flows import kill_node
 
 #: The counter the diagnostic reservation flow reserves from (define it on the owner first).
@@ -35,8 +35,7 @@ class DiagReserve(ReserveCounter[DiagReserveCtx]):
 
     async def run(self, ctx: DiagReserveCtx) -> Any:
         result = await super().run(ctx)
-        run = current_run()
-        if ctx.killAt == "effect:reserve" and run is not None and run.epoch == 1:
+        if ctx.killAt == "effect:reserve" and current_attempt().epoch == 1:
             kill_node()  # reserved and committed; the step is not recorded as done
         return result
 

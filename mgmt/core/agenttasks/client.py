@@ -1,14 +1,23 @@
-"""Sending commands to agents (called by service handlers on the resource's owner)."""
+"""Sending commands to agents (called on the resource's owner, by ``AgentStep``).
+
+A task is sent under a task UUID its caller chose (derived from the flow step, see
+``mgmt.core.agenttasks.step``): ``send`` records the ``agent_task`` row and POSTs the
+command the first time, and on any later call for the same UUID — a step resumed on another
+node — re-attaches instead: it asks the agent for the task's result and POSTs again only if
+the agent has never heard of it (the row was written, the POST never left). A command is
+therefore run by the agent at most once per task UUID, however often the step runs.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.protocol import (
     CALLBACK_URL_HEADER,
@@ -16,12 +25,18 @@ from agent.protocol import (
     TASK_UUID_HEADER,
     AgentCommand,
     AgentReply,
+    TaskState,
+    TaskStatus,
 )
-from mgmt.core.agenttasks.models import AgentTaskRow, TaskStatus
+from mgmt.core.agenttasks.models import AgentTaskRow
+from mgmt.core.agenttasks.models import TaskStatus as RowStatus
 from mgmt.core.agenttasks.service import AgentTaskService, TaskOutcome
 from mgmt.core.db import Database
-from mgmt.core.errors import Codes, OperationTimeout, ZCloudError, error
+from mgmt.core.errors import Codes, ErrorCode, ZCloudError, error
+from mgmt.core.logging import get_logger
 from mgmt.core.ring import partition_of
+
+log = get_logger(__name__)
 
 ReplyT = TypeVar("ReplyT", bound=AgentReply)
 
@@ -30,6 +45,20 @@ CALLBACK_PATH = "/v1/agent/callbacks"
 
 class AgentHttpError(ZCloudError):
     """The agent could not be reached or refused the command."""
+
+
+@dataclass(frozen=True)
+class AgentCall:
+    """One command for one agent: where to send it and what it is about."""
+
+    agent_url: str
+    command: AgentCommand
+    #: the host the agent runs on (kept with the task, for operators and time-outs)
+    host_uuid: str
+    #: the resource whose partition gets the reply; None: the flow's resource
+    resource_uuid: str | None = None
+    #: the task's deadline, seconds; None: the node's default (``agent_timeout``)
+    timeout: float | None = None
 
 
 class AgentClient:
@@ -45,100 +74,116 @@ class AgentClient:
         default_timeout: float,
     ) -> None:
         self._db = db
-        self._service = service
+        self.service = service
         self._http = http
         self._node_id = node_id
         self._partitions = partitions
         self.callback_url = callback_base_url.rstrip("/") + CALLBACK_PATH
         self._default_timeout = default_timeout
 
-    async def submit(
+    async def send(
         self,
+        task_uuid: str,
+        call: AgentCall,
         *,
         resource_uuid: str,
-        host_uuid: str,
-        agent_url: str,
-        command: AgentCommand,
         kind: str = "",
         context: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> str:
-        """Record the task, then POST it; returns the task UUID. The outcome comes later
-        through the continuation ``kind``, on whichever node owns the resource then. An
-        agent that cannot be reached fails the task at once."""
-        task, _ = await self._submit(
-            resource_uuid, host_uuid, agent_url, command, kind, context, timeout, watch=False
-        )
-        return task
+    ) -> None:
+        """Make sure the agent has task ``task_uuid``: record and POST it the first time,
+        re-attach on every later call. Returns once the agent took it (or the task is final:
+        an unreachable agent fails it at once); the outcome comes to the resource's owner
+        and is read with ``outcome`` or awaited with ``service.wait``."""
+        if await self._record(task_uuid, call, resource_uuid, kind, context):
+            await self._post_or_fail(task_uuid, call.host_uuid, resource_uuid, call)
+            return
+        row = await self.load(task_uuid)
+        if row is not None and row.status == RowStatus.PENDING:
+            await self.reattach(row, call)
 
-    async def call(
-        self,
-        *,
-        resource_uuid: str,
-        host_uuid: str,
-        agent_url: str,
-        command: AgentCommand,
-        kind: str = "",
-        context: dict[str, Any] | None = None,
-        timeout: float | None = None,
-    ) -> TaskOutcome:
-        """``submit`` and wait here for the outcome. Raises ``OperationTimeout`` if this node
-        does not see it (the partition moved away) shortly after the task's deadline."""
-        limit = timeout or self._default_timeout
-        task, fut = await self._submit(
-            resource_uuid, host_uuid, agent_url, command, kind, context, limit, watch=True
-        )
-        assert fut is not None
+    async def load(self, task_uuid: str) -> AgentTaskRow | None:
+        async with self._db.session() as s:
+            row: AgentTaskRow | None = (
+                await s.execute(select(AgentTaskRow).where(AgentTaskRow.task_uuid == task_uuid))
+            ).scalar_one_or_none()
+            return row
+
+    async def outcome(self, task_uuid: str) -> TaskOutcome | None:
+        """The task's outcome if it is final, else None."""
+        row = await self.load(task_uuid)
+        return None if row is None or row.status == RowStatus.PENDING else outcome_of(row)
+
+    async def reattach(self, row: AgentTaskRow, call: AgentCall) -> None:
+        """A pending task this process did not send (or sent before it restarted): ask the
+        agent (``GET /tasks/{uuid}``). Done: finish it from the answer (the callback may be
+        lost or queued for a dead node). Running: the callback will come. Unknown: the POST
+        never reached the agent, so POST it now, under the same UUID. Unreachable: leave it
+        to the task's deadline."""
         try:
-            return await asyncio.wait_for(fut, limit + 5.0)
-        except TimeoutError:
-            self._service.forget(task)
-            raise OperationTimeout(
-                error(Codes.TIMEOUT, f"no outcome for agent task {task} here", taskUuid=task)
-            ) from None
+            resp = await self._http.get(f"{row.agent_url}/tasks/{row.task_uuid}", timeout=5.0)
+        except httpx.HTTPError as exc:
+            log.info("agent_task.reattach_unreachable", task_uuid=row.task_uuid, error=repr(exc))
+            return
+        if resp.status_code == 404:
+            log.info("agent_task.reattach_resend", task_uuid=row.task_uuid)
+            await self._post_or_fail(row.task_uuid, row.host_uuid, row.resource_uuid, call)
+            return
+        if resp.status_code != 200:
+            return
+        try:
+            status = TaskStatus.model_validate_json(resp.content)
+        except ValueError:
+            return
+        if status.state == TaskState.DONE and status.reply is not None:
+            log.info("agent_task.reattached_done", task_uuid=row.task_uuid)
+            await self.service.finish_from_reply(row.task_uuid, status.reply)
+        else:
+            log.info("agent_task.reattached_running", task_uuid=row.task_uuid)
 
-    async def _submit(
+    async def _record(
         self,
+        task_uuid: str,
+        call: AgentCall,
         resource_uuid: str,
-        host_uuid: str,
-        agent_url: str,
-        command: AgentCommand,
         kind: str,
         context: dict[str, Any] | None,
-        timeout: float | None,
-        *,
-        watch: bool,
-    ) -> tuple[str, asyncio.Future[TaskOutcome] | None]:
-        task = str(uuid.uuid4())
+    ) -> bool:
+        """Insert the task row; False if it exists (this UUID was sent before)."""
         now = await self._db.now()
+        insert = postgresql.insert if self._db.is_postgres else sqlite.insert
+        values = {
+            "task_uuid": task_uuid,
+            "resource_uuid": resource_uuid,
+            "partition": partition_of(resource_uuid, self._partitions),
+            "host_uuid": call.host_uuid,
+            "agent_url": call.agent_url.rstrip("/"),
+            "command": call.command.command_name(),
+            "kind": kind,
+            "context": json.dumps(context or {}),
+            "status": RowStatus.PENDING,
+            "sender_node": self._node_id,
+            "created_at": now,
+            "deadline_at": now + timedelta(seconds=call.timeout or self._default_timeout),
+        }
         async with self._db.session() as s, s.begin():
-            s.add(
-                AgentTaskRow(
-                    task_uuid=task,
-                    resource_uuid=resource_uuid,
-                    partition=partition_of(resource_uuid, self._partitions),
-                    host_uuid=host_uuid,
-                    agent_url=agent_url.rstrip("/"),
-                    command=command.command_name(),
-                    kind=kind,
-                    context=json.dumps(context or {}),
-                    status=TaskStatus.PENDING,
-                    sender_node=self._node_id,
-                    created_at=now,
-                    deadline_at=now + timedelta(seconds=timeout or self._default_timeout),
-                )
+            result = await s.execute(
+                insert(AgentTaskRow)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["task_uuid"])
             )
-        # watch before the POST: the reply may be back before the POST returns
-        fut = self._service.wait(task) if watch else None
-        failure = await self._post(task, resource_uuid, agent_url, command)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def _post_or_fail(
+        self, task_uuid: str, host_uuid: str, resource_uuid: str, call: AgentCall
+    ) -> None:
+        failure = await self._post(task_uuid, resource_uuid, call.agent_url, call.command)
         if failure is not None:
-            await self._service.finish(
-                task,
-                TaskStatus.FAILED,
+            await self.service.finish(
+                task_uuid,
+                RowStatus.FAILED,
                 None,
-                error(Codes.AGENT_UNREACHABLE, failure, hostUuid=host_uuid, taskUuid=task),
+                error(Codes.AGENT_UNREACHABLE, failure, hostUuid=host_uuid, taskUuid=task_uuid),
             )
-        return task, fut
 
     async def _post(
         self, task: str, resource_uuid: str, agent_url: str, command: AgentCommand
@@ -183,3 +228,13 @@ class AgentClient:
                 error(Codes.AGENT_ERROR, f"HTTP {resp.status_code}: {resp.text[:200]}")
             )
         return reply_type.model_validate_json(resp.content)
+
+
+def outcome_of(row: AgentTaskRow) -> TaskOutcome:
+    """A final task row as its outcome (what a step re-attaching to it reads)."""
+    return TaskOutcome(
+        row.task_uuid,
+        RowStatus(row.status),
+        json.loads(row.reply) if row.reply else None,
+        ErrorCode.model_validate_json(row.error) if row.error else None,
+    )

@@ -29,8 +29,9 @@ class AgentTaskRow(Base):
     host_uuid: Mapped[str] = mapped_column(String(64))
     agent_url: Mapped[str] = mapped_column(Text)
     command: Mapped[str] = mapped_column(String(64))
-    #: Which continuation finishes the work when the reply comes (see TaskContinuation).
+    #: Who sent it: ``flow-step`` for ``AgentStep`` (the only sender today); informational.
     kind: Mapped[str] = mapped_column(String(64))
+    #: JSON: for a flow step, the run, step, phase and attempt its UUID was derived from.
     context: Mapped[str] = mapped_column(Text, default="{}")
     status: Mapped[str] = mapped_column(String(16), default=TaskStatus.PENDING)
     sender_node: Mapped[str] = mapped_column(String(128))

@@ -1,11 +1,14 @@
-"""Owner side of agent tasks: completion, continuations, timeouts and lost callbacks.
+"""Owner side of agent tasks: completion, timeouts and lost callbacks.
 
 ``AgentTaskService`` handles ``AgentTaskCompleted`` on the resource's partition. It finishes
 the task row (``UPDATE … WHERE status='Pending'``: a duplicate or late reply changes nothing)
-and runs the task's continuation in the same transaction, so the effect and the status
-commit together. For the partitions this node owns it also tracks pending tasks: a task past
-its deadline times out with ``SYS.1102``; a task pending for ``poll_after`` seconds is asked
-for at the agent (``GET /tasks/{uuid}``), which recovers replies whose callback was lost.
+and wakes whoever waits for it on this node. What happens next is the business of the flow
+step that sent the task (``mgmt.core.agenttasks.step.AgentStep``): it reads the final row,
+here or — after a take-over — on the node that resumed the flow. There is no other way to
+continue after a reply. For the partitions this node owns the service also tracks pending
+tasks: a task past its deadline times out with ``SYS.1102``; a task pending for
+``poll_after`` seconds is asked for at the agent (``GET /tasks/{uuid}``), which recovers
+replies whose callback was lost.
 """
 
 from __future__ import annotations
@@ -14,11 +17,10 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.protocol import TaskState
 from agent.protocol import TaskStatus as AgentTaskStatus
@@ -42,16 +44,6 @@ class TaskOutcome:
     error: ErrorCode | None
 
 
-class TaskContinuation(Protocol):
-    """Finishes the work a task was for. Called once per task, on the partition's owner, in
-    the transaction that marks the task final; raising rolls both back and the task stays
-    pending (it is retried by the tracker's poll of the agent)."""
-
-    async def task_finished(
-        self, session: AsyncSession, task: AgentTaskRow, outcome: TaskOutcome
-    ) -> None: ...
-
-
 class AgentTaskService:
     def __init__(
         self,
@@ -65,18 +57,11 @@ class AgentTaskService:
         self._db = db
         self._node_id = node_id
         self._http = http
-        self._continuations: dict[str, TaskContinuation] = {}
         self._scan_interval = scan_interval
         self._poll_after = poll_after
         self._waiters: dict[str, asyncio.Future[TaskOutcome]] = {}
         self._owned: frozenset[int] = frozenset()
         self._tracker: asyncio.Task[None] | None = None
-
-    def add_continuation(self, kind: str, continuation: TaskContinuation) -> None:
-        """Register who finishes tasks of ``kind`` (composition root, before start)."""
-        if kind in self._continuations:
-            raise ValueError(f"two continuations for agent task kind {kind!r}")
-        self._continuations[kind] = continuation
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {AgentTaskCompleted: self.on_completed}
@@ -92,18 +77,23 @@ class AgentTaskService:
         self._waiters.pop(task_uuid, None)
 
     async def on_completed(self, msg: AgentTaskCompleted, ctx: HandlerContext) -> None:
-        success = bool(msg.reply.get("success", True))
+        await self.finish_from_reply(msg.taskUuid, msg.reply)
+
+    async def finish_from_reply(self, task_uuid: str, reply: dict[str, Any]) -> bool:
+        """Finish a task from the agent's reply (callback, or the answer to a task query)."""
+        success = bool(reply.get("success", True))
         err = (
             None
             if success
             else error(
                 Codes.AGENT_ERROR,
-                str(msg.reply.get("error") or "agent failed"),
-                agentCode=msg.reply.get("errorCode"),
+                str(reply.get("error") or "agent failed"),
+                agentCode=reply.get("errorCode"),
+                retryable=bool(reply.get("retryable", False)),
             )
         )
-        await self.finish(
-            msg.taskUuid, TaskStatus.DONE if success else TaskStatus.FAILED, msg.reply, err
+        return await self.finish(
+            task_uuid, TaskStatus.DONE if success else TaskStatus.FAILED, reply, err
         )
 
     async def finish(
@@ -133,14 +123,6 @@ class AgentTaskService:
             if getattr(result, "rowcount", 0) != 1:
                 log.info("agent_task.ignored_reply", task_uuid=task_uuid, reason="not pending")
                 return False
-            row = (
-                await s.execute(select(AgentTaskRow).where(AgentTaskRow.task_uuid == task_uuid))
-            ).scalar_one()
-            continuation = self._continuations.get(row.kind)
-            if continuation is not None:
-                await continuation.task_finished(s, row, outcome)
-            elif row.kind:
-                log.warning("agent_task.no_continuation", kind=row.kind, task_uuid=task_uuid)
         log.info("agent_task.finished", task_uuid=task_uuid, status=status)
         fut = self._waiters.pop(task_uuid, None)
         if fut is not None and not fut.done():
@@ -235,8 +217,4 @@ class AgentTaskService:
             return
         if status.state == TaskState.DONE and status.reply is not None:
             log.info("agent_task.recovered_lost_callback", task_uuid=row.task_uuid)
-            success = bool(status.reply.get("success", True))
-            err = None if success else error(Codes.AGENT_ERROR, str(status.reply.get("error")))
-            await self.finish(
-                row.task_uuid, TaskStatus.DONE if success else TaskStatus.FAILED, status.reply, err
-            )
+            await self.finish_from_reply(row.task_uuid, status.reply)

@@ -1,9 +1,12 @@
-"""The cascade delete as a durable flow: collect -> check -> delete -> cleanup.
+"""The cascade delete as a durable flow: collect -> check -> release -> delete -> cleanup.
 
 ``collect`` plans the affected resources, ``check`` lets each type veto (Permissive only),
-``delete`` removes everything leaves first and the root last (the point of no return), and
-``cleanup`` releases what lives outside the database. A node dying anywhere is harmless:
-collect and check change nothing, delete and cleanup are idempotent and resume.
+``release`` runs each type's clean-up flows (agent calls: destroy the VM on its host …)
+while the rows still say what to clean, handing a failed one to the GC queue, ``delete``
+removes everything leaves first and the root last (the point of no return), and
+``cleanup`` runs the types' post-commit hooks. A node dying anywhere is harmless: collect
+and check change nothing; release's child runs and their agent tasks have names derived
+from the run, so a resumed release re-attaches to them; delete and cleanup are idempotent.
 """
 
 from __future__ import annotations
@@ -12,10 +15,18 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mgmt.core.cascade.graph import CascadeGraph, DeleteMode
+from mgmt.core.cascade.graph import CascadeGraph, DeleteMode, Release
 from mgmt.core.db import Database
 from mgmt.core.errors import PermanentError, TemporaryError, error
-from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed, Interrupt, RetryPolicy, Step
+from mgmt.core.flow import (
+    FlowDef,
+    FlowEngine,
+    FlowFailed,
+    Interrupt,
+    RetryPolicy,
+    Step,
+    current_attempt,
+)
 from mgmt.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -63,6 +74,49 @@ class Check(_CascadeStep):
                         error(CascadeCodes.VETOED, reason, type=type_name, rootType=ctx.rootType)
                     )
         return None
+
+
+class ReleaseSideEffects(_CascadeStep):
+    """Each type's clean-up flows, dependents first, as child runs ``<run>/release/<i>``.
+    One that fails is queued for the GC queue (never dropped) and the delete goes on: the
+    resources are going whatever their hosts say, and the queue keeps retrying."""
+
+    name = "release"
+
+    def __init__(self, db: Database, graph: CascadeGraph, engine: FlowEngine) -> None:
+        super().__init__(db, graph)
+        self.engine = engine
+
+    async def run(self, ctx: CascadeCtx) -> Any:
+        attempt = current_attempt()
+        todo: list[Release] = []
+        async with self.db.session() as s:  # the rows still exist: read what to release
+            for type_name, uuids in ctx.plan:
+                declared = self.graph.releases.get(type_name)
+                if declared is not None:
+                    todo += await declared.releases(s, uuids)
+        queued: list[str] = []
+        for i, release in enumerate(todo):
+            child = f"{attempt.flow_uuid}/release/{i}"
+            try:
+                await self.engine.run(
+                    release.flow,
+                    release.ctx,
+                    resource_uuid=attempt.resource_uuid,
+                    flow_uuid=child,
+                    parent_uuid=attempt.flow_uuid,
+                )
+            except FlowFailed as failed:
+                queued.append(
+                    await self.engine.queue_rerun(
+                        release.flow,
+                        release.ctx,
+                        resource_uuid=attempt.resource_uuid,
+                        origin_uuid=child,
+                        err=failed.error,
+                    )
+                )
+        return {"released": len(todo), "gcJobs": queued}
 
 
 class Delete(_CascadeStep):
@@ -137,10 +191,16 @@ class CascadeDeleter:
         return [t for t, _ in out.plan]
 
 
-def cascade_flow(db: Database, graph: CascadeGraph) -> FlowDef[CascadeCtx]:
+def cascade_flow(db: Database, graph: CascadeGraph, engine: FlowEngine) -> FlowDef[CascadeCtx]:
     return FlowDef(
         "CascadeDelete",
         CascadeCtx,
-        [Collect(db, graph), Check(db, graph), Delete(db, graph), Cleanup(db, graph)],
+        [
+            Collect(db, graph),
+            Check(db, graph),
+            ReleaseSideEffects(db, graph, engine),
+            Delete(db, graph),
+            Cleanup(db, graph),
+        ],
         on_interrupt=Interrupt.RESUME,
     )

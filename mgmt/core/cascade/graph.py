@@ -9,11 +9,14 @@ it depends on; a delete removes the deepest dependents first and the root last.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mgmt.core.flow import FlowDef
 from mgmt.core.plugins import ExtensionPoint, Kind
 
 
@@ -64,11 +67,47 @@ class CascadeObserver(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True)
+class Release:
+    """One clean-up flow to run before a resource's rows go (destroy the VM on its host,
+    delete the volume file): ``flow`` on ``ctx``. The ctx must carry everything the flow
+    needs, since the rows are gone by the time the GC queue retries a failed release."""
+
+    flow: FlowDef[Any]
+    ctx: BaseModel
+
+
+class CascadeRelease(Protocol):
+    """A resource type's side effects on delete (strategy keyed by type name; optional: a
+    type without one has none). Called in the cascade flow's ``release`` step, after the
+    checks and before the delete, on the root's partition, for the resources of the type
+    that the delete will remove. Each ``Release`` runs as a child flow (its agent steps are
+    sent once, however often the step is resumed); one that fails goes to the GC queue and
+    is retried with back-off until it succeeds, and the delete goes on."""
+
+    #: The resource type, e.g. ``"VmInstance"``.
+    type_name: str
+    #: Every flow ``releases`` may return (registered at start-up: a take-over and the GC
+    #: queue find them by name).
+    flows: Sequence[FlowDef[Any]]
+
+    async def releases(self, session: AsyncSession, uuids: Sequence[str]) -> Sequence[Release]:
+        """The clean-up flows for these resources (read from their rows); [] for none."""
+        ...
+
+
 CASCADE_RESOURCES: ExtensionPoint[CascadeResource] = ExtensionPoint(
     "cascade.resource",
     CascadeResource,
     Kind.STRATEGY,
     "A resource type's cascade declaration, keyed by type name; consulted by every delete.",
+)
+CASCADE_RELEASES: ExtensionPoint[CascadeRelease] = ExtensionPoint(
+    "cascade.release",
+    CascadeRelease,
+    Kind.STRATEGY,
+    "A resource type's clean-up flows (agents, storage), run before its rows are deleted; "
+    "a failed one is retried by the GC queue.",
 )
 CASCADE_OBSERVERS: ExtensionPoint[CascadeObserver] = ExtensionPoint(
     "cascade.observer",
@@ -82,14 +121,21 @@ class CascadeGraph:
     """The declared types, ordered parents-first; refuses unknown parents and cycles."""
 
     def __init__(
-        self, resources: Iterable[CascadeResource], observers: Iterable[CascadeObserver] = ()
+        self,
+        resources: Iterable[CascadeResource],
+        observers: Iterable[CascadeObserver] = (),
+        releases: Iterable[CascadeRelease] = (),
     ) -> None:
         self.by_type = {r.type_name: r for r in resources}
         self.observers = list(observers)
+        self.releases = {r.type_name: r for r in releases}
         for r in self.by_type.values():
             unknown = [p for p in r.parents if p not in self.by_type]
             if unknown:
                 raise ValueError(f"{r.type_name} depends on undeclared types {unknown}")
+        undeclared = sorted(set(self.releases) - set(self.by_type))
+        if undeclared:
+            raise ValueError(f"cascade releases for undeclared types {undeclared}")
         self.order = self._topological()
 
     def _topological(self) -> list[str]:
@@ -110,6 +156,10 @@ class CascadeGraph:
         for t in sorted(self.by_type):
             visit(t, [])
         return order
+
+    def release_flows(self) -> list[FlowDef[Any]]:
+        """Every clean-up flow of every type (for the composition root's flow registry)."""
+        return [f for r in self.releases.values() for f in r.flows]
 
     async def plan(
         self, session: AsyncSession, root_type: str, root_uuids: Sequence[str]

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from mgmt.core.counters.ledger import release, reserve
 from mgmt.core.db import Database
 from mgmt.core.errors import Codes, PermanentError, error
-from mgmt.core.flow import RetryPolicy, Step, current_run
+from mgmt.core.flow import RetryPolicy, Step, current_attempt
 
 C = TypeVar("C", bound=BaseModel)
 
@@ -63,10 +63,13 @@ class ReserveCounter(Step[C]):
 
     def reservation_id(self) -> str:
         """This step's reservation id in the run executing it."""
-        run = current_run()
-        if run is None:
-            raise PermanentError(error(Codes.INTERNAL, f"step {self._name} ran outside a flow run"))
-        return reservation_id(run.uuid, self._name)
+        try:
+            attempt = current_attempt()
+        except RuntimeError:
+            raise PermanentError(
+                error(Codes.INTERNAL, f"step {self._name} ran outside a flow run")
+            ) from None
+        return reservation_id(attempt.flow_uuid, self._name)
 
     async def run(self, ctx: C) -> Any:
         rid = self.reservation_id()

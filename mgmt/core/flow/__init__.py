@@ -5,6 +5,7 @@ Declare a ``FlowDef`` (definition.py), register it in the composition root's
 ``GarbageCollector`` finish what dead nodes and failed rollbacks left.
 """
 
+from mgmt.core.flow.attempt import StepAttempt, current_attempt
 from mgmt.core.flow.definition import (
     NO_RETRY,
     FlowDef,
@@ -23,13 +24,19 @@ from mgmt.core.flow.engine import (
     FlowFailed,
     FlowObserver,
     RunInfo,
-    current_run,
 )
 from mgmt.core.flow.errors import FlowCodes
 from mgmt.core.flow.metrics import FlowMetrics
-from mgmt.core.flow.models import FlowRunRow, FlowState, GcJobRow, GcState
+from mgmt.core.flow.models import FlowRunRow, FlowState, GcJobRow, GcKind, GcState
 from mgmt.core.flow.recovery import FlowRecovery, GarbageCollector
-from mgmt.core.flow.store import DbFlowStore, FlowFenced, FlowRecord, FlowStore, MemoryFlowStore
+from mgmt.core.flow.store import (
+    DbFlowStore,
+    FlowFenced,
+    FlowRecord,
+    FlowStore,
+    GcJob,
+    MemoryFlowStore,
+)
 
 __all__ = [
     "NO_RETRY",
@@ -50,7 +57,9 @@ __all__ = [
     "FlowState",
     "FlowStore",
     "GarbageCollector",
+    "GcJob",
     "GcJobRow",
+    "GcKind",
     "GcState",
     "Insertion",
     "Interrupt",
@@ -59,6 +68,7 @@ __all__ = [
     "RetryPolicy",
     "RunInfo",
     "Step",
+    "StepAttempt",
     "SubFlow",
-    "current_run",
+    "current_attempt",
 ]

@@ -16,9 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid as uuidlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -27,10 +25,11 @@ import orjson
 from pydantic import BaseModel
 
 from mgmt.core.errors import Codes, ErrorCode, ZCloudError, error, is_transient, to_error_code
+from mgmt.core.flow.attempt import StepAttempt, executing
 from mgmt.core.flow.definition import FlowDef, FlowRegistry, Interrupt, Step, SubFlow
 from mgmt.core.flow.errors import FlowCodes
 from mgmt.core.flow.metrics import FlowMetrics
-from mgmt.core.flow.models import FINAL_STATES, FlowState
+from mgmt.core.flow.models import FINAL_STATES, FlowState, GcKind
 from mgmt.core.flow.store import FlowFenced, FlowRecord, FlowStore, GcJob
 from mgmt.core.logging import get_logger
 from mgmt.core.ring import partition_of
@@ -51,29 +50,6 @@ class RunInfo:
     resource_uuid: str
     epoch: int
     node: str
-
-
-_CURRENT_RUN: ContextVar[RunInfo | None] = ContextVar("zcloud_flow_run", default=None)
-
-
-def current_run() -> RunInfo | None:
-    """The run whose step (run or rollback) is executing in this task; None outside one.
-
-    A step derives ids from ``(current_run().uuid, its name)`` that stay the same when it
-    is run again after a take-over: reservations (``mgmt.core.counters.ReserveCounter``),
-    agent task UUIDs. The GC queue sets it too when it retries a rollback.
-    """
-    return _CURRENT_RUN.get()
-
-
-@contextmanager
-def running_step(run: RunInfo) -> Iterator[None]:
-    """Make ``run`` the ``current_run()`` of the code inside (the engine and the GC)."""
-    token = _CURRENT_RUN.set(run)
-    try:
-        yield
-    finally:
-        _CURRENT_RUN.reset(token)
 
 
 class FlowObserver(Protocol):
@@ -141,6 +117,7 @@ class FlowEngine:
         self._end_observers = list(end_observers)
         self._save_retry_seconds = save_retry_seconds
         self._running: dict[str, _Slot] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._members: Callable[[], frozenset[str]] = lambda: frozenset({node_id})
 
     def bind_members(self, members: Callable[[], frozenset[str]]) -> None:
@@ -170,6 +147,7 @@ class FlowEngine:
         flow_uuid: str | None = None,
         deadline: float | None = None,
         parent_uuid: str | None = None,
+        _recorded: asyncio.Future[None] | None = None,
     ) -> C:
         """Run ``flow`` (the registered, plugin-extended version) to its end; the final ctx.
 
@@ -179,6 +157,8 @@ class FlowEngine:
         resolved: FlowDef[C] = self.flows[flow.name]
         uuid = flow_uuid or str(uuidlib.uuid4())
         if uuid in self._running:
+            if _recorded is not None and not _recorded.done():
+                _recorded.set_result(None)
             return self._outcome(resolved, await self.join(uuid))
         rec = FlowRecord(
             uuid=uuid,
@@ -197,12 +177,63 @@ class FlowEngine:
         except BaseException as exc:
             self._unregister(uuid, fut, exc)
             raise
+        if _recorded is not None and not _recorded.done():
+            _recorded.set_result(None)  # ``start``'s caller may go: the run is durable now
         if created:
             self._metrics.started.labels(resolved.name).inc()
             final = await self._drive(resolved, rec, ctx, fut)
             return self._outcome(resolved, final)
         self._unregister(uuid, fut, None)
         return self._outcome(resolved, await self.join(uuid))
+
+    async def start(
+        self,
+        flow: FlowDef[C],
+        ctx: C,
+        *,
+        resource_uuid: str,
+        flow_uuid: str,
+        deadline: float | None = None,
+    ) -> None:
+        """Run ``flow`` in the background of this node and return once the run is durably
+        recorded (its row exists): for operations whose caller does not wait for the end.
+        If this node dies or stops, the partition's next owner finishes the run (take-over);
+        its outcome is read from the run (``join``), not returned here."""
+        recorded: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def drive() -> None:
+            try:
+                await self.run(
+                    flow,
+                    ctx,
+                    resource_uuid=resource_uuid,
+                    flow_uuid=flow_uuid,
+                    deadline=deadline,
+                    _recorded=recorded,
+                )
+            except FlowFailed as failed:  # an outcome, kept in the run's row
+                log.info("flow.background_failed", flow_uuid=flow_uuid, error=failed.error.code)
+            except Exception as exc:
+                if not recorded.done():  # not even recorded: the caller must hear of it
+                    recorded.set_exception(exc)
+                else:
+                    log.warning("flow.background_error", flow_uuid=flow_uuid, error=repr(exc))
+            finally:
+                if not recorded.done():
+                    recorded.set_result(None)
+
+        task = asyncio.create_task(drive(), name=f"flow-{flow_uuid}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        await asyncio.shield(recorded)
+
+    async def stop(self) -> None:
+        """Stop the runs ``start`` left running here: each is suspended (owner cleared) for
+        the partition's next owner to finish."""
+        tasks = list(self._background)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def join(self, uuid: str, *, poll: float = 0.5) -> FlowRecord:
         """Wait for a run's end: the live run here, a live owner elsewhere, or take over."""
@@ -382,10 +413,10 @@ class FlowEngine:
             await self._notify_before(rec, name, "run", ctx)
             started = time.perf_counter()
             try:
-                if isinstance(step, SubFlow):
-                    result = await self._run_subflow(rec, step, ctx)
-                else:
-                    with running_step(self._info(rec)):
+                with executing(self._attempt(rec, name, "run", attempt)):
+                    if isinstance(step, SubFlow):
+                        result = await self._run_subflow(rec, step, ctx)
+                    else:
                         result = await self._bounded(rec, step.run(ctx))
                 orjson.dumps(result)  # a result that cannot be stored fails here, not later
             except asyncio.CancelledError:
@@ -411,10 +442,10 @@ class FlowEngine:
             await self._notify_before(rec, name, "rollback", ctx)
             started = time.perf_counter()
             try:
-                if isinstance(step, SubFlow):
-                    await self.rollback_run(str(result["child"]))
-                else:
-                    with running_step(self._info(rec)):
+                with executing(self._attempt(rec, name, "rollback", attempt)):
+                    if isinstance(step, SubFlow):
+                        await self.rollback_run(str(result["child"]))
+                    else:
                         await step.rollback(ctx, result)
             except asyncio.CancelledError:
                 raise
@@ -428,6 +459,11 @@ class FlowEngine:
                 return False
             self._record(rec, flow, name, "rollback", time.perf_counter() - started, None)
             return True
+
+    def _attempt(self, rec: FlowRecord, step: str, phase: str, attempt: int) -> StepAttempt:
+        return StepAttempt(
+            rec.uuid, rec.name, rec.resource_uuid, step, phase, attempt, epoch=rec.epoch
+        )
 
     async def _run_subflow(self, rec: FlowRecord, step: SubFlow[Any, Any], ctx: BaseModel) -> Any:
         child_uuid = f"{rec.uuid}/{step.step_name}"
@@ -527,6 +563,35 @@ class FlowEngine:
             await asyncio.shield(self.store.save(rec))
         except BaseException as exc:
             log.warning("flow.suspend_failed", flow_uuid=rec.uuid, error=repr(exc))
+
+    async def queue_rerun(
+        self,
+        flow: FlowDef[Any],
+        ctx: BaseModel,
+        *,
+        resource_uuid: str,
+        origin_uuid: str,
+        err: ErrorCode,
+    ) -> str:
+        """Hand a failed clean-up run (``origin_uuid``) to the GC queue, which runs ``flow``
+        on ``ctx`` again — a new run per attempt — with back-off until one succeeds. Queuing
+        the same origin twice (a step run again after a take-over) queues it once. Returns
+        the GC job's uuid."""
+        job = GcJob(
+            uuid=str(uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"zcloud-gc:{origin_uuid}")),
+            flow_uuid=origin_uuid,
+            flow_name=flow.name,
+            step="",
+            resource_uuid=resource_uuid,
+            partition=partition_of(resource_uuid, self._partitions),
+            ctx=ctx.model_dump_json(),
+            result="null",
+            kind=GcKind.FLOW,
+        )
+        await self._retrying(lambda: self.store.add_gc(job), origin_uuid)
+        self._metrics.gc_enqueued.labels(flow.name, "").inc()
+        log.warning("flow.rerun_to_gc", flow=flow.name, origin=origin_uuid, error=err.code)
+        return job.uuid
 
     async def _to_gc(
         self, rec: FlowRecord, step: str, ctx: BaseModel, result: Any, exc: Exception

@@ -59,8 +59,17 @@ class GcState(StrEnum):
     DONE = "Done"
 
 
+class GcKind(StrEnum):
+    #: A step's rollback that failed: ``step.rollback(ctx, result)`` is tried again.
+    ROLLBACK = "rollback"
+    #: A clean-up flow that failed (a cascade's release of what lived outside the database):
+    #: the whole flow ``flow_name`` is run again on ``ctx``, as a new run per attempt.
+    FLOW = "flow"
+
+
 class GcJobRow(Base):
-    """A rollback that failed, retried later with back-off until it succeeds."""
+    """Work that failed and must not be dropped, retried with back-off until it succeeds:
+    a failed rollback, or a failed clean-up flow (``kind``)."""
 
     __tablename__ = "gc_job"
     __table_args__ = (Index("ix_gc_job_partition_state", "partition", "state", "next_at"),)
@@ -69,6 +78,7 @@ class GcJobRow(Base):
     flow_uuid: Mapped[str] = mapped_column(String(64), index=True)
     flow_name: Mapped[str] = mapped_column(String(128))
     step: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16), default=GcKind.ROLLBACK)
     resource_uuid: Mapped[str] = mapped_column(String(64))
     partition: Mapped[int] = mapped_column(Integer)
     ctx: Mapped[str] = mapped_column(Text)

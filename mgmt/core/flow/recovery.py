@@ -3,8 +3,9 @@
 Both are partition listeners (``mgmt.core.node``): they work only on the partitions this node
 owns, so each orphan has one candidate owner. ``FlowRecovery`` resumes (or rolls back, as the
 flow declares) runs whose process is gone — the node died, or was stopped mid-run and
-suspended them. ``GarbageCollector`` retries rollbacks that failed, with exponential back-off,
-until they succeed; nothing a failed rollback left behind is forgotten.
+suspended them. ``GarbageCollector`` retries rollbacks and clean-up flows that failed, with
+exponential back-off, until they succeed; nothing they left behind is forgotten (the queue
+is readable at ``/v1/gc-jobs``, ``mgmt.core.flow.api``).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import orjson
 from sqlalchemy import select, update
 
 from mgmt.core.db import Database
+from mgmt.core.errors import ErrorCode, ZCloudError
+from mgmt.core.flow.attempt import StepAttempt, executing
 from mgmt.core.flow.definition import SubFlow
-from mgmt.core.flow.engine import FlowEngine, RunInfo, running_step
+from mgmt.core.flow.engine import FlowEngine
 from mgmt.core.flow.metrics import FlowMetrics
-from mgmt.core.flow.models import GcJobRow, GcState
+from mgmt.core.flow.models import GcJobRow, GcKind, GcState
 from mgmt.core.logging import get_logger
 from mgmt.core.scanner import PartitionScanner
 
@@ -85,6 +88,29 @@ class GarbageCollector(PartitionScanner):
         self._metrics = metrics
         self._max_backoff = max_backoff
 
+    async def _rollback_again(self, job: GcJobRow) -> None:
+        flow = self._engine.flows.get(job.flow_name)
+        step = next((s for s in flow.steps if s.step_name == job.step), None) if flow else None
+        if flow is None or step is None:
+            raise LookupError(f"flow {job.flow_name} has no step {job.step} any more")
+        ctx = flow.ctx_type.model_validate_json(job.ctx)
+        result = orjson.loads(job.result)
+        if isinstance(step, SubFlow):
+            await self._engine.rollback_run(str(result["child"]))
+        else:
+            await step.rollback(ctx, result)
+
+    async def _rerun_flow(self, job: GcJobRow, attempt: StepAttempt) -> None:
+        flow = self._engine.flows.get(job.flow_name)
+        if flow is None:
+            raise LookupError(f"no flow {job.flow_name} is registered any more")
+        await self._engine.run(
+            flow,
+            flow.ctx_type.model_validate_json(job.ctx),
+            resource_uuid=job.resource_uuid,
+            flow_uuid=attempt.derive_uuid("rerun"),
+        )
+
     async def scan(self, owned: frozenset[int]) -> None:
         now = await self._db.now()
         async with self._db.session() as s:
@@ -105,21 +131,23 @@ class GarbageCollector(PartitionScanner):
             await self._attempt(job)
 
     async def _attempt(self, job: GcJobRow) -> None:
-        flow = self._engine.flows.get(job.flow_name)
-        step = next((s for s in flow.steps if s.step_name == job.step), None) if flow else None
+        # the attempt is named by the job and its count, so a GC node that dies mid-attempt
+        # leaves the next owner the same names: it re-attaches to the agent task or flow run
+        # that attempt started instead of starting another
+        attempt = StepAttempt(
+            job.flow_uuid,
+            job.flow_name,
+            job.resource_uuid,
+            job.step,
+            f"gc:{job.uuid}",
+            job.attempts + 1,
+        )
         try:
-            if flow is None or step is None:
-                raise LookupError(f"flow {job.flow_name} has no step {job.step} any more")
-            ctx = flow.ctx_type.model_validate_json(job.ctx)
-            result = orjson.loads(job.result)
-            if isinstance(step, SubFlow):
-                await self._engine.rollback_run(str(result["child"]))
-            else:
-                run = RunInfo(
-                    job.flow_uuid, job.flow_name, job.resource_uuid, 0, self._engine.node_id
-                )
-                with running_step(run):
-                    await step.rollback(ctx, result)
+            with executing(attempt):
+                if job.kind == GcKind.FLOW:
+                    await self._rerun_flow(job, attempt)
+                else:
+                    await self._rollback_again(job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -132,7 +160,7 @@ class GarbageCollector(PartitionScanner):
                     .where(GcJobRow.uuid == job.uuid)
                     .values(
                         attempts=job.attempts + 1,
-                        last_error=f"{type(exc).__name__}: {exc}",
+                        last_error=_describe(exc),
                         next_at=now + timedelta(seconds=backoff),
                     )
                 )
@@ -147,3 +175,16 @@ class GarbageCollector(PartitionScanner):
             )
         self._metrics.gc_done.inc()
         log.info("gc.done", job=job.uuid, flow=job.flow_name, step=job.step)
+
+
+def _describe(exc: Exception) -> str:
+    """What the GC API shows of a failed attempt: each code down to the root cause (a flow's
+    FLOW.1001 says little; the agent's SYS.1100 and its reason say what to fix)."""
+    if not isinstance(exc, ZCloudError):
+        return f"{type(exc).__name__}: {exc}"
+    parts: list[str] = []
+    err: ErrorCode | None = exc.error
+    while err is not None and len(parts) < 8:
+        parts.append(f"{err.code}: {err.details}" if err.details else err.code)
+        err = err.cause
+    return " <- ".join(parts)

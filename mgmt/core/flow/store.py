@@ -16,14 +16,14 @@ from typing import Any, Protocol
 
 import orjson
 from sqlalchemy import select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mgmt.core.db import Database
 from mgmt.core.db.batch import GroupCommit
 from mgmt.core.db.driver import column_arrays, driver_connection
 from mgmt.core.errors import ErrorCode
-from mgmt.core.flow.models import ACTIVE_STATES, FlowRunRow, GcJobRow, GcState
+from mgmt.core.flow.models import ACTIVE_STATES, FlowRunRow, GcJobRow, GcKind, GcState
 from mgmt.core.logging import get_logger
 
 log = get_logger(__name__)
@@ -100,6 +100,7 @@ class GcJob:
     ctx: str
     result: str
     attempts: int = 0
+    kind: str = GcKind.ROLLBACK
 
 
 class FlowStore(Protocol):
@@ -123,7 +124,10 @@ class FlowStore(Protocol):
         """Top-level runs not yet final on these partitions (take-over candidates)."""
         ...
 
-    async def add_gc(self, job: GcJob) -> None: ...
+    async def add_gc(self, job: GcJob) -> None:
+        """Queue ``job``; a job whose uuid is queued already is left as it is (a step that
+        ran again after a take-over queues the same job)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -168,7 +172,8 @@ class MemoryFlowStore:
         ]
 
     async def add_gc(self, job: GcJob) -> None:
-        self.gc.append(job)
+        if all(j.uuid != job.uuid for j in self.gc):
+            self.gc.append(job)
 
     async def close(self) -> None:
         return None
@@ -258,22 +263,25 @@ class DbFlowStore:
 
     async def add_gc(self, job: GcJob) -> None:
         now = await self._db.now()
+        insert = postgresql.insert if self._db.is_postgres else sqlite.insert
+        values = {
+            "uuid": job.uuid,
+            "flow_uuid": job.flow_uuid,
+            "flow_name": job.flow_name,
+            "step": job.step,
+            "kind": job.kind,
+            "resource_uuid": job.resource_uuid,
+            "partition": job.partition,
+            "ctx": job.ctx,
+            "result": job.result,
+            "state": GcState.PENDING,
+            "attempts": job.attempts,
+            "next_at": now + timedelta(seconds=1),
+            "created_at": now,
+        }
         async with self._db.session() as s, s.begin():
-            s.add(
-                GcJobRow(
-                    uuid=job.uuid,
-                    flow_uuid=job.flow_uuid,
-                    flow_name=job.flow_name,
-                    step=job.step,
-                    resource_uuid=job.resource_uuid,
-                    partition=job.partition,
-                    ctx=job.ctx,
-                    result=job.result,
-                    state=GcState.PENDING,
-                    attempts=job.attempts,
-                    next_at=now + timedelta(seconds=1),
-                    created_at=now,
-                )
+            await s.execute(
+                insert(GcJobRow).values(**values).on_conflict_do_nothing(index_elements=["uuid"])
             )
 
     # -- creates and saves: group commit --------------------------------------------------

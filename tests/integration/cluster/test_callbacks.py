@@ -108,6 +108,8 @@ async def test_callback_for_a_dead_sender_completes_on_the_new_owner(
         PingAgent(resourceUuid=host, agentUrl=topo.agent_url(host), wait=False)
     )
     assert reply.status == "Pending"
+    # Pending: the ping flow is recorded; kill the owner once it has sent the command
+    await eventually(lambda: _task(db, reply.taskUuid), timeout=30, interval=0.05)
     owner.kill(signal.SIGKILL)
 
     async def done() -> AgentTaskRow | None:
@@ -117,9 +119,13 @@ async def test_callback_for_a_dead_sender_completes_on_the_new_owner(
     row = await eventually(done, timeout=30, interval=0.2)
     assert row.sender_node == owner_name
     assert row.completed_by == survivor.name
-    async with db.session() as s:
-        result = await s.get(DiagAgentResult, reply.taskUuid)
-    assert result is not None and result.completed_by == survivor.name
+
+    async def recorded() -> DiagAgentResult | None:  # the flow's next step, on the survivor
+        async with db.session() as s:
+            return await s.get(DiagAgentResult, reply.taskUuid)
+
+    result = await eventually(recorded, timeout=30, interval=0.2)
+    assert result.completed_by == survivor.name
 
 
 async def test_lost_callback_is_recovered_by_asking_the_agent(

@@ -153,3 +153,35 @@ async def test_connect_adopts_unknown_hosts(sim: tuple[FastAPI, httpx.AsyncClien
     assert r.status_code == 200
     assert r.json()["hypervisorType"] == "Simulator" and r.json()["cpuNum"] == 32
     assert (await client.get("/health")).json()["hosts"] == 1
+
+
+async def test_run_counts_per_task_and_path_ignore_repeats(
+    sim: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = sim
+    host = await make_host(client)
+    headers = task_headers()
+    body = {"vmUuid": "counted", "cpuNum": 1, "memoryBytes": GiB}
+    for _ in range(3):  # the same task three times: it runs once
+        resp = await client.post(f"/sim/hosts/{host}/vm/start", json=body, headers=headers)
+        assert resp.status_code == 202
+    await run(client, host, "/vm/stop", {"vmUuid": "counted"})
+    counts = (await client.get(f"/sim/hosts/{host}/runs")).json()
+    assert counts["byPath"] == {"/vm/start": 1, "/vm/stop": 1}
+    assert counts["byTask"][headers["X-Task-UUID"]] == 1
+    one = (await client.get("/sim/runs", params={"taskUuid": headers["X-Task-UUID"]})).json()
+    assert one["byTask"] == {headers["X-Task-UUID"]: 1}
+    assert (await client.get("/sim/hosts/nobody/runs")).status_code == 404
+
+
+async def test_a_fail_fault_can_mark_its_reply_retryable(
+    sim: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = sim
+    host = await make_host(client)
+    fault = {"command": "PingHost", "action": "fail", "retryable": True, "times": 1}
+    await client.post(f"/sim/hosts/{host}/faults", json=fault)
+    failed = await run(client, host, "/host/ping", {"hostUuid": host})
+    assert failed["success"] is False and failed["retryable"] is True
+    ok = await run(client, host, "/host/ping", {"hostUuid": host})
+    assert ok["success"] is True and ok["retryable"] is False

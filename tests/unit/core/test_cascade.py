@@ -97,8 +97,8 @@ async def test_the_plan_covers_every_dependent_once_in_delete_order(db: Database
 
 async def run(db: Database, mode: DeleteMode) -> CascadeCtx:
     flows = FlowRegistry()
-    flow = flows.add(cascade_flow(db, graph(db)))
     engine = FlowEngine(MemoryFlowStore(), flows, node_id="n", partitions=4, metrics=FlowMetrics())
+    flow = flows.add(cascade_flow(db, graph(db), engine))
     return await engine.run(
         flow, CascadeCtx(rootType="DiagZone", rootUuids=["z"], mode=mode), resource_uuid="z"
     )
