@@ -54,9 +54,10 @@ def test_every_package_under_mgmt_is_named_by_the_contracts() -> None:
     assert {"identity", "zone", "webhook", "diag"} <= services, services
     core, client = _contract("mgmt.core"), _contract("mgmt.client")
     assert core is not None and client is not None, "the core and client contracts are gone"
-    for layer, contract in (("core", core), ("client", client)):
-        missing = {f"mgmt.{p}" for p in packages - {layer}} - set(contract["forbidden_modules"])
-        assert not missing, f"add {sorted(missing)} to the {contract['name']!r} contract"
+    for layer, layer_contract in (("core", core), ("client", client)):
+        forbidden = set(layer_contract["forbidden_modules"])
+        missing = {f"mgmt.{p}" for p in packages - {layer}} - forbidden
+        assert not missing, f"add {sorted(missing)} to the {layer_contract['name']!r} contract"
     for service in sorted(services):
         contract = _contract(f"mgmt.{service}")
         assert contract is not None, (
