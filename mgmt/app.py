@@ -238,7 +238,7 @@ def build_node(
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
     in_tree_plugins: list[Plugin] = [
-        DiagPlugin(db),
+        DiagPlugin(db, test_hooks=settings.test_hooks),
         TagCascadeObserver.plugin(tags),
         IdentityPlugin(),
         ZonePlugin(),
@@ -264,7 +264,15 @@ def build_node(
     insertions = [i for ext in plugins.observers(FLOW_INSERTIONS) for i in ext.flow_insertions()]
     cascade = flow_registry.add(cascade_flow(db, graph), insertions)
 
-    diag = DiagService(db, agents, engine=engine, tags=tags, gconfig=gconfig, cascade=cascade)
+    diag = DiagService(
+        db,
+        agents,
+        engine=engine,
+        tags=tags,
+        gconfig=gconfig,
+        cascade=cascade,
+        test_hooks=settings.test_hooks,
+    )
     for flow in diag.flows():
         flow_registry.add(flow, insertions)
     zones = ZoneService(db, engine, cascade)

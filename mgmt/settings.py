@@ -105,6 +105,11 @@ class Settings(BaseSettings):
     api_job_retention: float = Field(
         default=86400.0, gt=0, description="Seconds an API job's result can be fetched."
     )
+    test_hooks: bool = Field(
+        default=False,
+        description="Honour the test-only fault hooks (RunDiagFlow.killAt SIGKILLs the node). "
+        "Only the test suite sets it: off, a node ignores kill requests.",
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON lines; false gives console output.")
     var_dir: Path = DEFAULT_VAR_DIR
