@@ -204,7 +204,12 @@ class PrivatePostgres:
 
     def start(self) -> PrivatePostgres:
         # -N: no fsync of the new files, fsync=off below: a throwaway cluster, start it fast
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-N")
+        # C.UTF-8 as the shared cluster has, and always present on Debian (whatever the
+        # caller's LANG names, initdb fails on a locale that is not installed)
+        self._run(
+            "initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-N",
+            "-E", "UTF8", "--locale=C.UTF-8",
+        )  # fmt: skip
         options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
