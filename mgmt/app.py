@@ -340,7 +340,7 @@ def build_node(
         metrics=registry,
     )
     types = modules.types()
-    early = PluginParts(db, tags, agents)
+    early = PluginParts(db, tags, agents, test_hooks=settings.test_hooks)
 
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)

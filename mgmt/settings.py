@@ -122,6 +122,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How often a node recalculates the counters of its partitions, s.",
     )
+    test_hooks: bool = Field(
+        default=False,
+        description="Honour the test-only fault hooks (RunDiagFlow.killAt SIGKILLs the node). "
+        "Only the test suite sets it: off, a node ignores kill requests.",
+    )
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON lines; false gives console output.")
     var_dir: Path = DEFAULT_VAR_DIR

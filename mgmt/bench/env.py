@@ -14,6 +14,7 @@ import asyncpg
 
 DEFAULT_DB = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+LIST_QUEUES_TIMEOUT = 60.0
 
 
 def _plain(url: str) -> str:
@@ -50,7 +51,16 @@ async def delete_prefix(amqp_url: str, prefix: str) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    out, _ = await proc.communicate()
+    try:
+        # a wedged broker leaves rabbitmqctl hanging for ever: fail the clean-up instead
+        out, _ = await asyncio.wait_for(proc.communicate(), LIST_QUEUES_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise RuntimeError(
+            f"rabbitmqctl list_queues did not answer in {LIST_QUEUES_TIMEOUT:g} s "
+            "(is the broker wedged?)"
+        ) from None
     names = [n for n in out.decode().split() if n.startswith(f"{prefix}.")]
     conn = await aio_pika.connect(amqp_url)
     try:

@@ -96,6 +96,8 @@ class PluginParts(BaseParts):
     """What a module's in-tree plugins get (built before the flow engine they may extend)."""
 
     agents: AgentClient
+    #: ``ZCLOUD_TEST_HOOKS``: register the test-only fault hooks
+    test_hooks: bool = False
 
 
 def _none(_: Any) -> Sequence[Any]:

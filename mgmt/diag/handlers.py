@@ -13,6 +13,7 @@ from mgmt.core.db import Database, first_time
 from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
 from mgmt.core.flow import FlowDef, FlowEngine, FlowFailed, StepAttempt
 from mgmt.core.gconfig import GlobalConfigService
+from mgmt.core.logging import get_logger
 from mgmt.core.messages import Message
 from mgmt.core.states import StatefulOperation, StatefulRunner, current_state
 from mgmt.core.tags import TagService
@@ -44,6 +45,8 @@ from mgmt.diag.models import DiagRecord, DiagResource, DiagStateful
 from mgmt.diag.reserve import DiagReserveCtx, reserve_flows
 from mgmt.diag.states import DIAG_STATES, DiagState, state_operations
 
+log = get_logger(__name__)
+
 
 class DiagService:
     def __init__(
@@ -56,8 +59,10 @@ class DiagService:
         gconfig: GlobalConfigService,
         cascade: FlowDef[CascadeCtx],
         states: StatefulRunner,
+        test_hooks: bool = False,
     ) -> None:
         self._db = db
+        self._test_hooks = test_hooks
         self._agents = agents
         self._engine = engine
         self._deleter = CascadeDeleter(engine, cascade)
@@ -100,6 +105,11 @@ class DiagService:
     async def run_flow(self, msg: RunDiagFlow, ctx: HandlerContext) -> RunDiagFlowReply:
         flow = self._resume_flow if msg.onInterrupt == "resume" else self._rollback_flow
         run_id = ctx.message_id  # a redelivered message joins or resumes the same run
+        # killAt is a test hook: anyone who may send RunDiagFlow must not be able to kill a
+        # node that did not opt in, so without the setting it is dropped (and logged)
+        kill_at = msg.killAt if self._test_hooks else None
+        if msg.killAt and not self._test_hooks:
+            log.warning("diag.kill_hook_disabled", killAt=msg.killAt, run=run_id)
         await arm_rollback_faults(self._db, run_id, msg.rollbackFailures)
         state, err = "Succeeded", None
         try:
@@ -109,7 +119,7 @@ class DiagService:
                     resourceUuid=msg.resourceUuid,
                     runId=run_id,
                     failAt=msg.failAt,
-                    killAt=msg.killAt,
+                    killAt=kill_at,
                     stepDelayMs=msg.stepDelayMs,
                 ),
                 resource_uuid=msg.resourceUuid,

@@ -75,7 +75,8 @@ class RunDiagFlow(Request[RunDiagFlowReply]):
     )
     killAt: str | None = Field(
         default=None,
-        description="'before:sN', 'after:sN' or 'effect:sN': SIGKILL the first node there.",
+        description="'before:sN', 'after:sN' or 'effect:sN': SIGKILL the first node there "
+        "(test hook: ignored unless the node runs with ZCLOUD_TEST_HOOKS=1).",
     )
     onInterrupt: str = Field(default="resume", pattern="^(resume|rollback)$")
     stepDelayMs: int = Field(default=0, ge=0, le=60_000)

@@ -21,11 +21,12 @@ def _service(parts: NodeParts) -> DiagService:
         gconfig=parts.gconfig,
         cascade=parts.cascade,
         states=parts.states,
+        test_hooks=parts.settings.test_hooks,
     )
 
 
 def _plugins(parts: PluginParts) -> Sequence[Plugin]:
-    return [DiagPlugin(parts.db, parts.agents)]
+    return [DiagPlugin(parts.db, parts.agents, test_hooks=parts.test_hooks)]
 
 
 MODULE = ServiceModule(

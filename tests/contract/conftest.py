@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
 
+from mgmt.bench.env import delete_prefix
 from mgmt.core.bus import Bus, Transport
 from mgmt.core.bus.inproc import InprocBroker, InprocTransport
 from mgmt.core.bus.rabbit import RabbitTransport
 from mgmt.core.metrics import BusMetrics
+from tests.helpers.services import ServerUrls
 
 PARTITIONS = 4
 MAX_ATTEMPTS = 3
@@ -45,14 +48,15 @@ class Transports:
 
 
 @pytest.fixture(params=["inproc", "rabbit"])
-async def transports(
-    request: pytest.FixtureRequest, amqp: tuple[str, str]
-) -> AsyncIterator[Transports]:
+async def transports(request: pytest.FixtureRequest) -> AsyncIterator[Transports]:
     if request.param == "inproc":
         broker = InprocBroker(max_attempts=MAX_ATTEMPTS)
         result = Transports("inproc", lambda node: InprocTransport(broker, "c"))
     else:
-        url, prefix = amqp
+        # the servers asked for here, not in the signature: the in-process variant needs no
+        # broker (and is no integration test); a bus prefix of this test's own, as ``amqp``
+        servers: ServerUrls = request.getfixturevalue("servers")
+        url, prefix = servers.amqp, f"zt{uuid.uuid4().hex[:10]}"
 
         def rabbit(node: str) -> Transport:
             return RabbitTransport(
@@ -65,3 +69,5 @@ async def transports(
         await transport.close()
     if request.param == "inproc":
         await broker.close()
+    else:
+        await delete_prefix(url, prefix)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,40 @@ from mgmt.core.bus import Bus
 from mgmt.core.bus.rabbit import RabbitTransport
 from mgmt.core.db import Database
 from mgmt.core.metrics import BusMetrics
+from tests.helpers.private import PrivatePostgres, PrivateRabbit
+from tests.helpers.services import ServerUrls
 
 PARTITIONS = 32
 HEARTBEAT = 1.0  # lease 3 s: the same code paths as 2 s, quicker tests
+
+
+@dataclass(frozen=True)
+class OwnServices:
+    rabbit: PrivateRabbit
+    postgres: PrivatePostgres
+
+    @property
+    def urls(self) -> ServerUrls:
+        return ServerUrls(self.postgres.url, self.rabbit.url, private=True)
+
+
+@pytest.fixture(scope="module")
+def own_services() -> Iterator[OwnServices]:
+    """A RabbitMQ node and a PostgreSQL cluster of this module's own, for tests that stop,
+    restart or break them (never the shared ones: see tests/helpers/private.py). A module
+    that uses it overrides ``servers`` with ``own_services.urls`` and is marked
+    ``own_services``. Both start at once; removed, data and all, after the module."""
+    started = time.monotonic()
+    rabbit, postgres = PrivateRabbit(), PrivatePostgres()
+    try:
+        rabbit.start()
+        postgres.start()
+        rabbit.wait_ready()
+        print(f"own_services: RabbitMQ and PostgreSQL up in {time.monotonic() - started:.1f}s")
+        yield OwnServices(rabbit, postgres)
+    finally:
+        rabbit.close()
+        postgres.close()
 
 
 @pytest.fixture

@@ -1,14 +1,18 @@
-"""The broker and the database restart under traffic; processes recover on their own."""
+"""The broker and the database restart under traffic; processes recover on their own.
+
+They restart a RabbitMQ node and a PostgreSQL cluster of this module's own
+(``own_services``), never the machine's shared ones that other tests are using.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from mgmt.bench.cluster import LocalCluster
@@ -18,27 +22,24 @@ from mgmt.core.db import Database
 from mgmt.diag import Echo
 from mgmt.frontend.audit import AuditRow
 from tests.helpers.eventually import eventually
+from tests.helpers.services import ServerUrls
 from tests.integration.api.test_identity import Api
-from tests.integration.conftest import PARTITIONS
+from tests.integration.conftest import PARTITIONS, OwnServices
+
+pytestmark = pytest.mark.own_services
 
 
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, timeout=120)
+@pytest.fixture(scope="module")
+def servers(own_services: OwnServices) -> ServerUrls:
+    return own_services.urls
 
 
-def _postgres_restart() -> None:
-    version = subprocess.run(
-        ["ls", "/etc/postgresql"], check=True, capture_output=True, text=True
-    ).stdout.split()[-1]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"],
-        check=True,
-        timeout=120,
-    )
+def _postgres_restart(own: OwnServices) -> None:
+    own.postgres.pg_ctl("restart", "-m", "fast", timeout=120)
 
 
 async def test_rabbitmq_restart_loses_nothing_accepted(
-    cluster: LocalCluster, client_bus: Bus, db: Database
+    cluster: LocalCluster, client_bus: Bus, db: Database, own_services: OwnServices
 ) -> None:
     nodes = [cluster.mgmt(f"node{i}").start() for i in range(2)]
     api = cluster.api("api0").start()
@@ -50,10 +51,11 @@ async def test_rabbitmq_restart_loses_nothing_accepted(
     sending = asyncio.create_task(sender.run(rate=400, concurrency=8))
     try:
         await eventually(lambda: sender.confirmed >= 300, timeout=30)
-        await asyncio.to_thread(_rabbitmqctl, "stop_app")
+        rabbit = own_services.rabbit
+        await asyncio.to_thread(rabbit.ctl, "stop_app", timeout=120)
         await asyncio.sleep(1.0)  # an outage, not a blip: publishers must wait it out
-        await asyncio.to_thread(_rabbitmqctl, "start_app")
-        await asyncio.to_thread(_rabbitmqctl, "await_startup")
+        await asyncio.to_thread(rabbit.ctl, "start_app", timeout=120)
+        await asyncio.to_thread(rabbit.wait_ready)  # the AMQP listener answers again
         confirmed_at_restart = sender.confirmed
         await eventually(lambda: sender.confirmed >= confirmed_at_restart + 300, timeout=60)
     finally:
@@ -73,7 +75,7 @@ async def test_rabbitmq_restart_loses_nothing_accepted(
 
 
 async def test_postgres_restart_nodes_recover_without_restart(
-    cluster: LocalCluster, client_bus: Bus, db: Database
+    cluster: LocalCluster, client_bus: Bus, db: Database, own_services: OwnServices
 ) -> None:
     nodes = [cluster.mgmt(f"node{i}").start() for i in range(2)]
     for proc in nodes:
@@ -83,7 +85,7 @@ async def test_postgres_restart_nodes_recover_without_restart(
     sending = asyncio.create_task(sender.run(rate=300, concurrency=8))
     try:
         await eventually(lambda: sender.confirmed >= 300, timeout=30)
-        await asyncio.to_thread(_postgres_restart)
+        await asyncio.to_thread(_postgres_restart, own_services)
         confirmed_at_restart = sender.confirmed
         await eventually(lambda: sender.confirmed >= confirmed_at_restart + 300, timeout=60)
     finally:
@@ -111,7 +113,7 @@ async def _recorded_at_least(db: Database, n: int) -> bool:
 
 
 async def test_postgres_restart_the_frontend_answers_503_never_500_then_recovers(
-    cluster: LocalCluster, db: Database
+    cluster: LocalCluster, db: Database, own_services: OwnServices
 ) -> None:
     """Pooled connections are not pinged while in steady use: a restart under load costs
     the requests in flight a 503 (retry), never a 500; the frontend reconnects alone, and
@@ -139,7 +141,7 @@ async def test_postgres_restart_the_frontend_answers_503_never_500_then_recovers
         readers = [asyncio.create_task(read()) for _ in range(4)]
         try:
             await eventually(lambda: statuses[200] >= 50, timeout=30)
-            await asyncio.to_thread(_postgres_restart)
+            await asyncio.to_thread(_postgres_restart, own_services)
             after = statuses[200]
             await eventually(lambda: statuses[200] >= after + 50, timeout=60)
         finally:

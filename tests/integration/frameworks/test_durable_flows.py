@@ -33,8 +33,12 @@ KILL_POINTS = [
 ]
 
 
+#: The kill hook works only on a node that opted in (a production node ignores killAt).
+HOOKS = {"ZCLOUD_TEST_HOOKS": "1"}
+
+
 async def _three_nodes(cluster: LocalCluster) -> list[Proc]:
-    nodes = [cluster.mgmt(f"node{i}").start() for i in range(3)]
+    nodes = [cluster.mgmt(f"node{i}", **HOOKS).start() for i in range(3)]
     for node in nodes:
         await node.wait_ready()
     await wait_settled(nodes, PARTITIONS)
@@ -73,6 +77,21 @@ async def test_a_flow_killed_at_each_step_boundary_finishes_exactly(
         await _assert_no_run_left_active(db)
         await _restart_dead(nodes)
     await wait_settled(nodes, PARTITIONS)
+
+
+@pytest.mark.parametrize("point", ["before:s1", "after:s2", "effect:s3"])
+async def test_a_node_without_test_hooks_ignores_kill_requests(
+    cluster: LocalCluster, client_bus: Bus, db: Database, point: str
+) -> None:
+    node = cluster.mgmt("node0").start()  # no ZCLOUD_TEST_HOOKS
+    await node.wait_ready()
+    await wait_settled([node], PARTITIONS)
+    resource = str(uuid.uuid4())
+    reply = await client_bus.call(RunDiagFlow(resourceUuid=resource, killAt=point), timeout=60)
+    assert node.alive, f"{point}: a node without ZCLOUD_TEST_HOOKS was killed"
+    assert reply.state == FlowState.SUCCEEDED and reply.node == "node0", reply
+    assert await counters_of(db, resource) == dict.fromkeys(STEPS, 1)
+    assert "diag.kill_hook_disabled" in node.log_path.read_text()
 
 
 async def _assert_no_run_left_active(db: Database) -> None:

@@ -1,4 +1,8 @@
-"""Database time, migrations against the models, dedupe, and lease membership."""
+"""Database time, migrations against the models, dedupe, and lease membership (SQLite).
+
+The tests taking ``any_db`` run on PostgreSQL too, as integration tests:
+tests/integration/frameworks/test_db_postgres.py.
+"""
 
 from __future__ import annotations
 
@@ -27,12 +31,9 @@ async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
     await db.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_db(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
-) -> AsyncIterator[Database]:
-    url = pg_url if request.param == "postgresql" else f"sqlite+aiosqlite:///{tmp_path}/a.db"
-    db = Database(url)
+@pytest.fixture
+async def any_db(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/a.db")
     await upgrade(db)
     yield db
     await db.close()

@@ -1,4 +1,8 @@
-"""The flow engine's rules, on the in-memory store and on SQLite and PostgreSQL."""
+"""The flow engine's rules, on the in-memory store and on SQLite.
+
+The tests taking ``store`` run on PostgreSQL too, as integration tests:
+tests/integration/frameworks/test_flow_store_postgres.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from mgmt.bench.env import create_database, drop_database
 from mgmt.core.db import Database
 from mgmt.core.db.migrate import upgrade
 from mgmt.core.errors import Codes, PermanentError, TemporaryError, error
@@ -109,25 +112,17 @@ def engine_for(store: FlowStore, *flows: FlowDef[Any], node: str = "n1") -> Flow
     return FlowEngine(store, registry, node_id=node, partitions=PARTITIONS, metrics=FlowMetrics())
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=["memory", "sqlite"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[FlowStore]:
     if request.param == "memory":
         yield MemoryFlowStore()
         return
-    admin = request.getfixturevalue("servers").db_admin
-    url = (
-        f"sqlite+aiosqlite:///{tmp_path}/f.db"
-        if request.param == "sqlite"
-        else await create_database(admin)
-    )
-    db = Database(url)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/f.db")
     await upgrade(db)
     db_store = DbFlowStore(db)
     yield db_store
     await db_store.close()
     await db.close()
-    if request.param == "postgresql":
-        await drop_database(admin, url)
 
 
 async def test_steps_run_in_order_and_progress_is_persisted(store: FlowStore) -> None:
