@@ -28,6 +28,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Field,
     StrictBool,
     ValidationError,
     create_model,
@@ -51,6 +52,7 @@ from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import ErrorCode, PermanentError, error
 from mgmt.core.logging import get_logger
 from mgmt.core.resource import UuidClaim, canonical_uuid, holder_of, uuid_taken
+from mgmt.core.resource.uuids import UUID_PATTERN
 from mgmt.core.ring import partition_of
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 from mgmt.frontend.errors import validation_error
@@ -166,13 +168,25 @@ def _mount(app: FastAPI, ctx: WriteContext, message: type[ApiRequest[Any]]) -> N
     )
 
 
+#: what a create's ``resourceUuid`` may be: a UUID, hyphenated or not, in either case
+_NEW_UUID = Field(
+    default=None,
+    pattern=UUID_PATTERN,
+    description="The new resource's UUID (optional: the server picks one); one no other "
+    "resource holds.",
+)
+
+
 def _body_model(message: type[ApiRequest[Any]], fields: dict[str, Any]) -> type[BaseModel]:
     extra = message.model_config.get("json_schema_extra")
+    declared = {name: (_json_typed(f.annotation), f) for name, f in fields.items()}
+    if message.api.claims_uuid:  # the schema says what the server checks
+        declared["resourceUuid"] = (str | None, _NEW_UUID)
     return create_model(  # type: ignore[call-overload,no-any-return]
         f"{message.__name__}Body",
         __config__=ConfigDict(extra="forbid", json_schema_extra=extra),
         __doc__=message.__doc__,
-        **{name: (_json_typed(f.annotation), f) for name, f in fields.items()},
+        **declared,
     )
 
 

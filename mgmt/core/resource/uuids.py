@@ -9,6 +9,7 @@ with 409 naming ``resourceUuid`` and changes nothing. Deleting a resource forget
 
 from __future__ import annotations
 
+import re
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,16 +57,20 @@ class UuidClaim:
         )
 
 
+#: a UUID as the API takes one: 32 hex digits, hyphenated 8-4-4-4-12 or not, either case
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+_UUID = re.compile(UUID_PATTERN)
+
+
 def canonical_uuid(value: str, *, field: str = "resourceUuid") -> str:
     """``value`` as a canonical UUID (lower case, hyphenated), or 400 naming ``field``.
 
     Canonical, so that two spellings of one UUID cannot name two resources."""
-    try:
-        return str(uuidlib.UUID(value))
-    except (ValueError, AttributeError, TypeError):
+    if not isinstance(value, str) or not _UUID.match(value):
         raise PermanentError(
             error(ResourceCodes.INVALID_ARGUMENT, f"{field}: not a UUID: {value!r}", field=field)
-        ) from None
+        )
+    return str(uuidlib.UUID(value))
 
 
 def uuid_taken(uuid: str) -> PermanentError:
