@@ -73,7 +73,7 @@ async def build_sdk(spec: Path | None = None) -> tuple[str, str]:
 async def test_java_sdk_builds_with_a_declared_resource_type(tmp_path: Path) -> None:
     """The test-only widget type (declared with the kit alone) is in the SDK."""
     spec = tmp_path / "openapi.json"
-    env = {**os.environ, **WIDGET_ENV}
+    env = {**os.environ, **WIDGET_ENV, "PYTHONPATH": str(ROOT)}  # tests.fixtures is importable
     await run([sys.executable, str(DUMP_SCRIPT), "-o", str(spec)], timeout=60, env=env)
     assert '"/v1/widgets"' in await asyncio.to_thread(spec.read_text)
     jar, _ = await build_sdk(spec)

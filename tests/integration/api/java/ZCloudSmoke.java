@@ -96,7 +96,7 @@ public final class ZCloudSmoke {
         client.setRequestInterceptor(b -> b.setHeader("Authorization", "Bearer " + token));
 
         // 2. create a zone: POST /v1/zones (CreateZone), answered within Prefer: wait=20
-        String zoneUuid = UUID.randomUUID().toString().replace("-", "");
+        String zoneUuid = UUID.randomUUID().toString(); // stored as given: canonical form
         ApiResponse<ZoneReply> accepted =
                 new ZonesApi(client)
                         .createZoneWithHttpInfo(
