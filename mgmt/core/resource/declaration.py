@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mgmt.core import quota
+from mgmt.core.api import CallerContext
 from mgmt.core.api.reads import Inventory, ReadableResource, plain
 from mgmt.core.cascade.table import Check, Cleanup, Hook, TableCascade
 from mgmt.core.db.types import UtcDateTime
@@ -92,8 +93,8 @@ class ResourceType(Generic[RowT, InvT]):
     #: fields whose values are one of a fixed set, besides those the inventory types as a
     #: ``Literal`` or an enum (a query for another value is a 400 naming the allowed ones)
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: the owner-account column (tenancy); None: the type has no owner (visible to all)
-    owner: Any = "owner_account_uuid"
+    #: the attribute holding the owner account (tenancy); None: no owner (visible to all)
+    owner: str | None = "owner_account_uuid"
     #: more relations than those to parents (declared once, on one side)
     relations: tuple[Relation, ...] = ()
     #: how a row becomes an inventory when it needs more than the row (group members …)
@@ -110,9 +111,13 @@ class ResourceType(Generic[RowT, InvT]):
 
     @property
     def owner_column(self) -> Any:
-        if self.owner is None or not isinstance(self.owner, str):
-            return self.owner
-        return getattr(self.table, self.owner)
+        return None if self.owner is None else getattr(self.table, self.owner)
+
+    def may_act(self, caller: CallerContext, row: Any) -> bool:
+        """Whether ``caller`` may change ``row``: an admin, or its owner."""
+        return (
+            caller.isAdmin or self.owner is None or getattr(row, self.owner) == caller.accountUuid
+        )
 
     def field_columns(self) -> dict[str, Any]:
         """Inventory field → column, for every field the table holds (checked here, so a
@@ -152,7 +157,7 @@ class ResourceType(Generic[RowT, InvT]):
     @property
     def owns_itself(self) -> bool:
         """An account: its owner column is its own UUID."""
-        return isinstance(self.owner, str) and self.owner == "uuid"
+        return self.owner == "uuid"
 
     def cascade(self) -> TableCascade:
         links = {p.type: p.column for p in self.parents if p.cascade}

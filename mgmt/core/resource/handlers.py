@@ -4,8 +4,8 @@
 through ``insert_or_get`` (the one create path: UUID claimed, quota consumed, parents
 checked), an update changes the columns its message names, a delete runs the cascade.
 Each checks that the caller may act: something another account owns is not found. A
-service overrides a handler only where it does more, and uses ``visible`` and ``create``
-from its own handlers.
+service overrides a handler only where it does more, and builds its own on ``visible``,
+``create_row`` and ``reply``.
 """
 
 from __future__ import annotations
@@ -67,10 +67,7 @@ class ResourceHandlers(Generic[RowT, InvT]):
     async def visible(self, s: AsyncSession, uuid: str, caller: CallerContext) -> RowT:
         """The row, if the caller may act on it (its owner or an admin); else 404."""
         row = await s.get(self.resource.table, uuid)
-        owner = self.resource.owner
-        if row is None or not (
-            caller.isAdmin or owner is None or getattr(row, str(owner)) == caller.accountUuid
-        ):
+        if row is None or not self.resource.may_act(caller, row):
             raise PermanentError(not_found(self.resource.name, uuid))
         return row
 
@@ -104,7 +101,7 @@ class ResourceHandlers(Generic[RowT, InvT]):
         def build(caller: CallerContext) -> RowT:
             fields: dict[str, Any] = {**self._defaults(), **row_values}
             fields.update(uuid=msg.resourceUuid, created_at=now, updated_at=now)
-            if isinstance(owner, str) and not self.resource.owns_itself:
+            if owner is not None and not self.resource.owns_itself:
                 fields[owner] = caller.accountUuid
             return table(**{k: v for k, v in fields.items() if k in self._columns})
 
@@ -171,10 +168,7 @@ class ResourceHandlers(Generic[RowT, InvT]):
                 continue
             target = self._types.types[parent.type]
             found = await s.get(target.table, uuid)
-            owner = target.owner
-            if found is None or not (
-                caller.isAdmin or owner is None or getattr(found, str(owner)) == caller.accountUuid
-            ):
+            if found is None or not target.may_act(caller, found):
                 field = next(
                     n
                     for n in self.resource.inventory.model_fields
