@@ -132,8 +132,8 @@ async def test_java_sdk_logs_in_creates_and_queries_a_zone(tmp_path: Path) -> No
         # step by step, so that a failure names the first step that did not pass
         assert "logged in: session=" in out, out
         assert re.search(r"^create accepted: HTTP 20[02] job=\S+$", out, re.M), out
-        assert re.search(rf"^created zone: uuid=\w+ name={zone} state=Enabled$", out, re.M), out
-        assert re.search(rf"^queried zones: q=name={zone} total=1 uuid=\w+$", out, re.M), out
+        assert re.search(rf"^created zone: uuid=[\w-]+ name={zone} state=Enabled$", out, re.M), out
+        assert re.search(rf"^queried zones: q=name={zone} total=1 uuid=[\w-]+$", out, re.M), out
         assert "logged out: the session is refused (401)" in out, out
         assert proc.returncode == 0, f"ZCloudSmoke exited {proc.returncode}:\n{out}"
         assert out.rstrip().endswith("OK"), out
