@@ -102,14 +102,18 @@ class DiagService:
             RunDiagStateOperation: self.run_state_operation,
         }
 
+    def _kill_at(self, kill_at: str | None, run_id: str) -> str | None:
+        """``killAt`` is a test hook: anyone who may send a diag message must not be able to
+        kill a node that did not opt in, so without the setting it is dropped (and logged)."""
+        if kill_at and not self._test_hooks:
+            log.warning("diag.kill_hook_disabled", killAt=kill_at, run=run_id)
+            return None
+        return kill_at
+
     async def run_flow(self, msg: RunDiagFlow, ctx: HandlerContext) -> RunDiagFlowReply:
         flow = self._resume_flow if msg.onInterrupt == "resume" else self._rollback_flow
         run_id = ctx.message_id  # a redelivered message joins or resumes the same run
-        # killAt is a test hook: anyone who may send RunDiagFlow must not be able to kill a
-        # node that did not opt in, so without the setting it is dropped (and logged)
-        kill_at = msg.killAt if self._test_hooks else None
-        if msg.killAt and not self._test_hooks:
-            log.warning("diag.kill_hook_disabled", killAt=msg.killAt, run=run_id)
+        kill_at = self._kill_at(msg.killAt, run_id)
         await arm_rollback_faults(self._db, run_id, msg.rollbackFailures)
         state, err = "Succeeded", None
         try:
@@ -162,7 +166,7 @@ class DiagService:
                     resourceUuid=msg.resourceUuid,
                     runId=run_id,
                     failAt=msg.failAt,
-                    killAt=msg.killAt,
+                    killAt=self._kill_at(msg.killAt, run_id),
                     stepDelayMs=msg.stepDelayMs,
                 ),
                 resource_uuid=msg.resourceUuid,
@@ -189,7 +193,7 @@ class DiagService:
                     resourceUuid=msg.resourceUuid,
                     ownerUuid=msg.ownerUuid,
                     amount=msg.amount,
-                    killAt=msg.killAt,
+                    killAt=self._kill_at(msg.killAt, ctx.message_id),
                     failAt=msg.failAt,
                 ),
                 resource_uuid=msg.resourceUuid,

@@ -131,7 +131,7 @@ async def _nodes(cluster: LocalCluster, n: int, **env: str) -> list[Proc]:
 async def test_a_reserve_step_re_run_after_a_sigkill_reserves_nothing_more(
     cluster: LocalCluster, client_bus: Bus, db: Database
 ) -> None:
-    nodes = await _nodes(cluster, 3)
+    nodes = await _nodes(cluster, 3, ZCLOUD_TEST_HOOKS="1")
     # (how the flow is interrupted, what the survivor does) -> what stays reserved
     cases = [("resume", None, 3), ("rollback", None, 0)]
     for mode, fail_at, held in [*cases, ("resume", "after-reserve", 0)]:

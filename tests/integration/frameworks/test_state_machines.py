@@ -36,7 +36,7 @@ KILL_POINTS = ["before:read-amount", "after:s2", "effect:s3", "after:s5"]
 
 
 async def _two_nodes(cluster: LocalCluster) -> list[Proc]:
-    nodes = [cluster.mgmt(f"node{i}").start() for i in range(2)]
+    nodes = [cluster.mgmt(f"node{i}", ZCLOUD_TEST_HOOKS="1").start() for i in range(2)]
     for node in nodes:
         await node.wait_ready()
     await wait_settled(nodes, PARTITIONS)
