@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core import quota as quotas
@@ -56,10 +55,6 @@ async def insert_or_get(
         if existing is None:  # claimed by this request, yet the row is gone: not ours now
             raise uuid_taken(uuid)
         return existing
-    try:
-        await session.flush()  # the claim first: a UUID taken under us is a 409, not a 500
-    except IntegrityError:
-        raise uuid_taken(uuid) from None
     if check is not None:
         await check(session)
     if quota is not None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, delete
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -94,24 +95,31 @@ async def claim(session: AsyncSession, want: UuidClaim) -> bool:
 
     True: the UUID is now claimed (the caller inserts its row). False: this very request
     claimed it before (a redelivery; the caller answers with the existing row). Raises 409
-    when anything else holds it. Concurrent claims of one UUID are ordered by the bus (they
-    route to one partition and signature); the primary key refuses the rest at commit.
+    when anything else holds it. One ``INSERT … ON CONFLICT DO NOTHING`` in the common case
+    (a new UUID); only a UUID already held is read back to see by whom. Concurrent claims
+    of one UUID are ordered by the bus (one partition and signature), and the primary key
+    settles any other race: the loser finds the winner's row.
     """
-    held = await holder_of(session, want.uuid)
-    if held is not None:
-        if want.matches(held):
-            return False
-        raise uuid_taken(want.uuid)
-    session.add(
-        ResourceUuidRow(
+    dialect = session.bind.dialect.name if session.bind is not None else "postgresql"
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    inserted = await session.execute(
+        insert(ResourceUuidRow)
+        .values(
             uuid=want.uuid,
             resource_type=want.resource_type,
             owner_account_uuid=want.owner,
             job_uuid=want.job,
             created_at=utcnow(),
         )
+        .on_conflict_do_nothing(index_elements=["uuid"])
+        .returning(ResourceUuidRow.uuid)
     )
-    return True
+    if inserted.first() is not None:
+        return True
+    held = await holder_of(session, want.uuid)
+    if held is not None and want.matches(held):
+        return False
+    raise uuid_taken(want.uuid)
 
 
 async def forget(session: AsyncSession, uuids: Sequence[str]) -> None:
