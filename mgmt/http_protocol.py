@@ -22,6 +22,10 @@ class HttpProtocol(HttpToolsProtocol):
     _upgrade_body_left: int | None = None
 
     def data_received(self, data: bytes) -> None:
+        # uvicorn arms a keep-alive timer after each response and cancels it when the next
+        # request's bytes arrive; without this, a request on a reused connection that runs
+        # longer than the keep-alive (5 s: a `Prefer: wait`) was cut off mid-request
+        self._unset_keepalive_if_required()
         if self._upgrade_body_left is not None:
             self._pass_upgrade_body(data)
             return

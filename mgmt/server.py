@@ -75,6 +75,7 @@ class HttpServer:
         sock: socket.socket | None = None,
         *,
         drain_seconds: float = 5.0,
+        keep_alive: int = 5,
     ) -> None:
         self._sock = sock
         config = uvicorn.Config(
@@ -87,6 +88,7 @@ class HttpServer:
             http=HttpProtocol,  # httptools, keeping the body of an h2c upgrade offer
             # requests still running then (a long `Prefer: wait`) are cancelled by uvicorn
             timeout_graceful_shutdown=max(1, int(drain_seconds)),
+            timeout_keep_alive=keep_alive,  # s an idle keep-alive connection is kept
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None

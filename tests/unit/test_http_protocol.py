@@ -77,3 +77,36 @@ async def test_a_chunked_body_with_an_upgrade_offer_is_refused(echo: int) -> Non
     head = b"\r\n".join([b"POST /echo HTTP/1.1", b"Host: x", *H2C, b"Transfer-Encoding: chunked"])
     answer = await _exchange(echo, head + b"\r\n\r\n1\r\nx\r\n0\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 400"), answer
+
+
+async def test_a_slow_request_on_a_kept_alive_connection_is_not_cut_off() -> None:
+    """Regression: the keep-alive timer armed after a response was never disarmed when the
+    next request came, so a `Prefer: wait` longer than the keep-alive (5 s) on a reused
+    connection was closed mid-request ("Server disconnected without sending a response")."""
+    app = FastAPI()
+
+    @app.post("/echo")
+    async def body(request: Request) -> dict[str, str]:
+        return {"body": (await request.body()).decode()}
+
+    @app.post("/slow")
+    async def slow() -> dict[str, str]:
+        await asyncio.sleep(2.0)  # longer than the keep-alive below
+        return {"body": "late"}
+
+    port = _free_port()
+    server = HttpServer(app, "127.0.0.1", port, keep_alive=1)
+    await server.start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(_post(b"x") + b"x")
+            first = await asyncio.wait_for(reader.readuntil(b'{"body":"x"}'), 10)
+            assert b"200 OK" in first
+            writer.write(_post(b"").replace(b"/echo", b"/slow"))
+            second = await asyncio.wait_for(reader.readuntil(b'{"body":"late"}'), 10)
+            assert b"200 OK" in second
+        finally:
+            writer.close()
+    finally:
+        await server.stop()
