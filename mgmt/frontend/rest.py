@@ -210,6 +210,10 @@ def _json_typed(annotation: Any) -> Any:
     args = get_args(annotation)
     if get_origin(annotation) in (Union, UnionType) and len(args) == 2 and type(None) in args:
         inner = args[0] if args[1] is type(None) else args[1]
+        if inner in _NUMBER:
+            # around the whole optional: inside the union, the field's bounds (ge=1) would
+            # reach the document as "ge" instead of "minimum", and a fuzzer sends 0
+            return Annotated[annotation, BeforeValidator(_not_a_bool)]
         typed = _json_typed(inner)
         return annotation if typed is inner else typed | None
     return annotation
