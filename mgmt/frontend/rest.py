@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
+import json
 import re
 import uuid as uuidlib
 from collections.abc import Mapping
@@ -21,7 +22,6 @@ from datetime import timedelta
 from types import UnionType
 from typing import Annotated, Any, Protocol, Union, get_args, get_origin
 
-import orjson
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import (
@@ -299,7 +299,10 @@ def request_digest(
     Taken from the body as sent (before the server picks a UUID or hashes a password, both
     of which differ on each try)."""
     what = [message.type_name(), caller.accountUuid, caller.userUuid, path_uuid, data]
-    return hashlib.sha256(orjson.dumps(what, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # the stdlib encoder: a body may hold integers past 64 bits (refused later, by the
+    # handler), which orjson cannot encode and which must not make the digest a 500
+    canonical = json.dumps(what, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _canonical(value: Any) -> str:
