@@ -13,7 +13,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ import pytest
 
 from mgmt.bench.cluster import Proc, free_port
 from mgmt.client import ApiError, ZCloud
+from tests.integration.api.test_client_cli import ZcloudCli as Cli
 
 ADMIN_PASSWORD = "first-steps-admin-pw"
 
@@ -49,32 +49,6 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.kill(signal.SIGTERM)
         assert proc.popen is not None
         assert proc.popen.wait(30) == 0, proc.tail()
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-
-@dataclass
-class Cli:
-    config: Path
-
-    def __call__(self, *argv: str) -> Run:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ZCLOUD_")}
-        env["ZCLOUD_CLIENT_CONFIG"] = str(self.config)
-        env["COLUMNS"] = "200"
-        done = subprocess.run(
-            [sys.executable, "-m", "mgmt.client.cli", *argv],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        return Run(done.returncode, done.stdout, done.stderr)
 
 
 @pytest.fixture
