@@ -1,13 +1,13 @@
 """``zcloud up``: the whole of zcloud in one process, for trying it out and for demos.
 
 SQLite under ``./var``, the in-process bus, one management node, the API frontend and the
-simulator agent with a few simulated hosts — the same code above the transport and database
-interfaces as a cluster, so nothing here is a special case of the services.
+simulator agent — the same code above the transport and database interfaces as a cluster,
+so nothing here is a special case of the services. Unless ``--empty``, the demo
+environment (``mgmt/demo.py``) is made through the REST API before the banner.
 """
 
 from __future__ import annotations
 
-import httpx
 from prometheus_client import CollectorRegistry
 
 from agent.sim.app import create_app as create_sim_app
@@ -15,7 +15,9 @@ from agent.sim.settings import SimSettings
 from mgmt.app import admin_line, build_api, build_node, make_transport
 from mgmt.core.bus.inproc import InprocBroker
 from mgmt.core.logging import get_logger
+from mgmt.demo import banner_lines, bootstrap
 from mgmt.frontend import FrontendContext, create_app
+from mgmt.identity.sessions import end_session, local_admin_session
 from mgmt.server import HttpServer, StopSignal, bind_port, start_db
 from mgmt.settings import Settings
 
@@ -77,15 +79,19 @@ async def run_up(settings: Settings) -> None:
     await api.start()
     await sim.start()
     sim_url = f"http://{settings.api_host}:{settings.sim_port}"
-    if settings.sim_hosts:
-        async with httpx.AsyncClient() as client:
-            resp = await client.post(f"{sim_url}/sim/hosts", json={"count": settings.sim_hosts})
-            resp.raise_for_status()
     api_url = f"http://{settings.api_host}:{settings.api_port}"
+    demo = ""
+    if settings.demo:
+        session = await local_admin_session(db)
+        try:
+            demo = banner_lines(await bootstrap(api_url, session.token, settings.sim_hosts))
+        finally:
+            await end_session(db, session.uuid)
     print(
         f"zcloud all-in-one is up\n"
         f"  API        {api_url}   (health: {api_url}/health, metrics: {api_url}/metrics)\n"
-        f"  simulator  {sim_url}   ({settings.sim_hosts} simulated hosts: {sim_url}/sim/hosts)\n"
+        f"  simulator  {sim_url}   (simulated hosts: {sim_url}/sim/hosts)\n"
+        f"{demo}"
         f"  database   {settings.db_url}\n"
         f"  admin      {admin_line(node.admin)}\n"
         f"  log in     zcloud login --url {api_url} --account admin\n"

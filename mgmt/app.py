@@ -105,17 +105,38 @@ from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
+from mgmt.host import HOST_BACKENDS
+from mgmt.host import models as _host_models  # noqa: F401
+from mgmt.host.module import MODULE as HOST
 from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
 from mgmt.identity.keys import deployment_secret
 from mgmt.identity.module import MODULE as IDENTITY
 from mgmt.identity.sessions import Sessions
+from mgmt.network import L2_NETWORK_BACKENDS
+from mgmt.network.module import MODULE as NETWORK
+from mgmt.offering.module import MODULE as OFFERING
+from mgmt.plugins.simulator import SimulatorPlugin
 from mgmt.settings import Settings
 from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
 #: Every service of the management node, once.
 MODULES = Modules(
-    (TAGS, SHARING, GLOBAL_CONFIG, COUNTERS, FLOWS, AUDIT, IDENTITY, ZONE, WEBHOOK, DIAG)
+    (
+        TAGS,
+        SHARING,
+        GLOBAL_CONFIG,
+        COUNTERS,
+        FLOWS,
+        AUDIT,
+        IDENTITY,
+        ZONE,
+        NETWORK,
+        OFFERING,
+        HOST,
+        WEBHOOK,
+        DIAG,
+    )
 )
 
 #: Every extension point of the management node, by the service that owns it.
@@ -127,6 +148,8 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     CASCADE_RELEASES,
     CASCADE_OBSERVERS,
     COUNTER_SOURCES,
+    L2_NETWORK_BACKENDS,
+    HOST_BACKENDS,
 )
 
 #: Every API message of the in-tree services: the REST API is derived from these.
@@ -347,6 +370,7 @@ def build_node(
     in_tree: list[Plugin] = [
         ResourceCascades(types),
         TagCascadeObserver.plugin(tags),
+        SimulatorPlugin(settings.simulator_agent_url),
         *(p for m in modules.modules for p in m.plugins(early)),
     ]
     for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:
@@ -402,6 +426,7 @@ def build_node(
         types=types,
         owners=Owners(readables(tags, db, modules)),
         quotas=modules.quotas(),
+        plugins=plugins,
     )
 
     job_webhooks = JobWebhooks(http)
@@ -545,7 +570,7 @@ def build_api(
     registry.validate()
     return ApiFrontend(
         writes,
-        ReadContext(db, auth, registry, readable),
+        ReadContext(db, auth, registry, readable, modules.resource_reads),
         gconfig,
         AuditWriter(db),
         owns_gconfig=owns_gconfig,

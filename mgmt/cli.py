@@ -29,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="all-in-one: SQLite, in-process bus, simulated hosts")
     up.add_argument("--port", type=int, help="API port (default 8080)")
     up.add_argument("--sim-port", type=int, help="simulator agent port (default 7070)")
-    up.add_argument("--sim-hosts", type=int, help="simulated hosts to create (default 4)")
+    up.add_argument("--sim-hosts", type=int, help="hosts of the demo environment (default 4)")
+    up.add_argument(
+        "--empty", action="store_true", help="no demo environment (zone, hosts, networks …)"
+    )
 
     sub.add_parser("mgmt", help="a management node (needs ZCLOUD_DB_URL, ZCLOUD_AMQP_URL)")
     api = sub.add_parser("api", help="an API frontend")
@@ -40,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("args", nargs=argparse.REMAINDER, help="options of the agent")
 
     bench = sub.add_parser("bench", help="benchmarks (last line: one JSON object)")
-    bench.add_argument("name", choices=["bus", "failover", "flow", "api"])
+    bench.add_argument("name", choices=["bus", "failover", "flow", "api", "infra"])
     bench.add_argument("args", nargs=argparse.REMAINDER)
 
     db = sub.add_parser("db", help="database schema")
@@ -103,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides["sim_port"] = args.sim_port
     if getattr(args, "sim_hosts", None) is not None:
         overrides["sim_hosts"] = args.sim_hosts
+    if getattr(args, "empty", False):
+        overrides["demo"] = False
     if args.command in ("up", "admin") and "ZCLOUD_LOG_JSON" not in os.environ:
         overrides["log_json"] = False  # a person is watching this terminal
     if args.command == "admin" and "ZCLOUD_LOG_LEVEL" not in os.environ:

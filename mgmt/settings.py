@@ -78,7 +78,15 @@ class Settings(BaseSettings):
     mgmt_host: str = "127.0.0.1"
     mgmt_port: int = Field(default=8081, ge=0, le=65535, description="Health/metrics port.")
     sim_port: int = Field(default=7070, ge=0, le=65535, description="All-in-one simulator.")
-    sim_hosts: int = Field(default=4, ge=0, description="Simulated hosts the all-in-one makes.")
+    sim_hosts: int = Field(default=4, ge=0, description="Hosts of the all-in-one's demo.")
+    demo: bool = Field(
+        default=True, description="The all-in-one makes its demo environment (up --empty: no)."
+    )
+    simulator_url: str | None = Field(
+        default=None,
+        description="The simulator agent (zcloud agent sim) Simulator hosts are served by; "
+        "unset: the all-in-one's, http://<api_host>:<sim_port>.",
+    )
     agent_timeout: float = Field(default=300.0, gt=0, description="Default agent task deadline.")
     agent_poll_after: float = Field(
         default=10.0, gt=0, description="Ask the agent about a task pending this long, s."
@@ -130,6 +138,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = Field(default=True, description="JSON lines; false gives console output.")
     var_dir: Path = DEFAULT_VAR_DIR
+
+    @property
+    def simulator_agent_url(self) -> str:
+        """Where every command to a Simulator host goes (never to its managementIp)."""
+        return self.simulator_url or f"http://{self.api_host}:{self.sim_port}"
 
     @field_validator("db_url")
     @classmethod

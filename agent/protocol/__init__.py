@@ -28,6 +28,9 @@ from agent.protocol.host import (
     EchoReply,
     HostCapacity,
     HostCapacityReply,
+    HostFacts,
+    HostFactsReply,
+    LocalStorage,
     PingHost,
     PingHostReply,
 )
@@ -52,6 +55,7 @@ from agent.protocol.vm import (
 ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
     Echo,
     ConnectHost,
+    HostFacts,
     PingHost,
     HostCapacity,
     StartVm,
@@ -88,6 +92,9 @@ __all__ = [
     "GetVmStatesReply",
     "HostCapacity",
     "HostCapacityReply",
+    "HostFacts",
+    "HostFactsReply",
+    "LocalStorage",
     "PauseVm",
     "PauseVmReply",
     "PingHost",

@@ -1,10 +1,10 @@
-"""Host commands: echo, connect (sync); ping, capacity (async)."""
+"""Host commands: echo, connect (sync); facts, ping, capacity (async)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.protocol.base import AgentCommand, AgentReply
 
@@ -37,6 +37,43 @@ class ConnectHost(AgentCommand):
     is_async: ClassVar[bool] = False
     hostUuid: str
     managementNodeId: str = ""
+    # Added with hosts (additive, optional): the address the host was added under, and the
+    # capacity a simulated host is created with (real agents ignore both capacities).
+    managementIp: str = ""
+    cpuCapacity: int | None = Field(default=None, ge=1, description="Simulator: CPUs to have.")
+    memoryCapacity: int | None = Field(
+        default=None, ge=1, description="Simulator: bytes of memory to have."
+    )
+
+
+class LocalStorage(BaseModel):
+    """The host's local disk the agent reports (the path VMs' local volumes go under)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str = ""
+    totalBytes: int = 0
+    availableBytes: int = 0
+
+
+class HostFactsReply(AgentReply):
+    hostUuid: str = ""
+    cpuNum: int = 0
+    cpuSpeedMhz: int = 0
+    cpuModel: str = ""
+    memoryBytes: int = 0
+    architecture: str = ""
+    hypervisorVersion: str = ""
+    localStorage: list[LocalStorage] = Field(default_factory=list)
+
+
+class HostFacts(AgentCommand):
+    """The connect handshake's inventory: CPUs (count, speed, model), memory, architecture
+    and local storage, as the agent finds them on the host."""
+
+    path: ClassVar[str] = "/host/facts"
+    reply_type: ClassVar[type[AgentReply]] = HostFactsReply
+    hostUuid: str
 
 
 class PingHostReply(AgentReply):

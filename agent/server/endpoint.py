@@ -28,8 +28,9 @@ from agent.server.tasks import TaskRecord, TaskRegistry
 
 log = structlog.stdlib.get_logger(__name__)
 
-#: Runs one command; returns its reply and whether to POST the callback (a fault may drop it).
-CommandRunner = Callable[[AgentCommand], Awaitable[tuple[AgentReply, bool]]]
+#: Runs one command; returns its reply and how many times to POST the callback (1; a
+#: simulator fault may drop it, 0, or repeat it, 2). A bool still works: True is 1.
+CommandRunner = Callable[[AgentCommand], Awaitable[tuple[AgentReply, int]]]
 
 
 def _error(status: int, field: str, details: str) -> JSONResponse:
@@ -121,14 +122,14 @@ class AgentEndpoint:
 
     async def _run(
         self, name: str, command: AgentCommand, run: CommandRunner
-    ) -> tuple[AgentReply, bool]:
+    ) -> tuple[AgentReply, int]:
         started = time.perf_counter()
         try:
             reply, deliver = await run(command)
         except Exception as exc:
             log.exception("agent.command_failed", command=name)
             reply = type(command).reply_type(success=False, error=f"{type(exc).__name__}: {exc}")
-            deliver = True
+            deliver = 1
         self._latency.labels(name).observe(time.perf_counter() - started)
         if not reply.success:
             self._failed.labels(name).inc()
@@ -142,10 +143,10 @@ class AgentEndpoint:
         ):
             reply, deliver = await self._run(record.command, command, run)
             self.tasks.finish(record, json.loads(reply.model_dump_json()))
-            if deliver:
-                await self._deliver(record)
-            else:
+            if not deliver:
                 log.info("agent.callback_dropped")
+            for _ in range(int(deliver)):  # twice only when a simulator fault says so
+                await self._deliver(record)
 
     def _spawn_callback(self, record: TaskRecord) -> None:
         task = asyncio.create_task(self._deliver(record), name=f"callback-{record.task_uuid}")

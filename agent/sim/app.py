@@ -65,12 +65,17 @@ def create_app(settings: SimSettings) -> FastAPI:
     runs = RunCounts(settings.task_retention)
     app.state.runs = runs
 
+    #: faults armed for hosts not made yet (a test breaking the connect of a host it is about
+    #: to add): a host made under that UUID starts with them
+    armed: dict[str, list[Fault]] = {}
+
     def new_host(spec: HostSpec) -> SimHost:
         host = SimHost(
             spec.uuid or str(uuid.uuid4()),
             spec.cpuNum or settings.default_cpu,
             spec.memoryBytes or settings.default_memory,
         )
+        host.faults.extend(armed.pop(host.uuid, []))
         hosts[host.uuid] = host
         return host
 
@@ -82,7 +87,7 @@ def create_app(settings: SimSettings) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    _admin_routes(app, hosts, new_host)
+    _admin_routes(app, hosts, new_host, armed)
 
     @app.get("/sim/runs")
     async def run_counts(taskUuid: str | None = None) -> dict[str, object]:
@@ -119,7 +124,7 @@ def create_app(settings: SimSettings) -> FastAPI:
             host = new_host(HostSpec(uuid=host_uuid))
         if host.crashed:
             return JSONResponse({"error": {"details": "host is down"}}, status_code=503)
-        fault = host.take_fault(name)
+        fault = host.take_fault(name, command_type.path)
         if fault is not None and fault.action is FaultAction.CRASH:
             host.crash()
             return JSONResponse({"error": {"details": "host crashed"}}, status_code=503)
@@ -129,7 +134,7 @@ def create_app(settings: SimSettings) -> FastAPI:
 
         task_uuid = request.headers.get(TASK_UUID_HEADER)
 
-        async def run(cmd: AgentCommand) -> tuple[AgentReply, bool]:
+        async def run(cmd: AgentCommand) -> tuple[AgentReply, int]:
             # the endpoint calls this once per new task: a repeat of a known UUID never does
             runs.ran(host.uuid, command_type.path, task_uuid)
             return await execute(host, cmd, fault)
@@ -140,7 +145,10 @@ def create_app(settings: SimSettings) -> FastAPI:
 
 
 def _admin_routes(
-    app: FastAPI, hosts: dict[str, SimHost], new_host: Callable[[HostSpec], SimHost]
+    app: FastAPI,
+    hosts: dict[str, SimHost],
+    new_host: Callable[[HostSpec], SimHost],
+    armed: dict[str, list[Fault]],
 ) -> None:
     """Hosts and faults: what tests and operators drive the simulator with."""
 
@@ -166,8 +174,10 @@ def _admin_routes(
     @app.post("/sim/hosts/{host_uuid}/faults")
     async def add_fault(host_uuid: str, fault: Fault) -> Response:
         host = hosts.get(host_uuid)
-        if host is None:
-            return _not_found("host")
+        if host is None:  # armed: the host this UUID names gets it when it is made
+            armed.setdefault(host_uuid, []).append(fault)
+            faults = [f.model_dump(mode="json") for f in armed[host_uuid]]
+            return JSONResponse({"uuid": host_uuid, "armed": True, "faults": faults})
         host.faults.append(fault)
         return JSONResponse(host.detail())
 
@@ -175,7 +185,7 @@ def _admin_routes(
     async def clear_faults(host_uuid: str) -> Response:
         host = hosts.get(host_uuid)
         if host is None:
-            return _not_found("host")
+            return Response(status_code=204) if armed.pop(host_uuid, None) else _not_found("host")
         host.faults.clear()
         return Response(status_code=204)
 
@@ -187,6 +197,7 @@ def _admin_routes(
 
     @app.delete("/sim/faults")
     async def clear_faults_everywhere() -> Response:
+        armed.clear()
         for host in hosts.values():
             host.faults.clear()
         return Response(status_code=204)

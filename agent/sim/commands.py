@@ -19,6 +19,9 @@ from agent.protocol import (
     GetVmStatesReply,
     HostCapacity,
     HostCapacityReply,
+    HostFacts,
+    HostFactsReply,
+    LocalStorage,
     PauseVm,
     PauseVmReply,
     PingHost,
@@ -43,12 +46,34 @@ def _echo(host: SimHost, cmd: Echo) -> AgentReply:
 
 
 def _connect(host: SimHost, cmd: ConnectHost) -> AgentReply:
+    host.resize(cmd.cpuCapacity, cmd.memoryCapacity)
     return ConnectHostReply(
         hostUuid=host.uuid,
         hypervisorType="Simulator",
         agentVersion=AGENT_VERSION,
         cpuNum=host.cpu,
         memoryBytes=host.memory,
+    )
+
+
+#: what every simulated host reports besides its capacity (fixed: a demo's hosts look alike)
+SIM_CPU_MHZ = 2400
+SIM_ARCH = "x86_64"
+SIM_DISK = 2 << 40
+
+
+def _facts(host: SimHost, cmd: HostFacts) -> AgentReply:
+    return HostFactsReply(
+        hostUuid=host.uuid,
+        cpuNum=host.cpu,
+        cpuSpeedMhz=SIM_CPU_MHZ,
+        cpuModel="zcloud simulated CPU",
+        memoryBytes=host.memory,
+        architecture=SIM_ARCH,
+        hypervisorVersion=AGENT_VERSION,
+        localStorage=[
+            LocalStorage(path="/var/lib/zcloud", totalBytes=SIM_DISK, availableBytes=SIM_DISK)
+        ],
     )
 
 
@@ -107,6 +132,7 @@ def _states(host: SimHost, cmd: GetVmStates) -> AgentReply:
 HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]] = {
     Echo: _echo,  # type: ignore[dict-item]
     ConnectHost: _connect,  # type: ignore[dict-item]
+    HostFacts: _facts,  # type: ignore[dict-item]
     PingHost: _ping,  # type: ignore[dict-item]
     HostCapacity: _capacity,  # type: ignore[dict-item]
     StartVm: _start,  # type: ignore[dict-item]
@@ -121,23 +147,30 @@ HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]
 
 async def execute(
     host: SimHost, command: AgentCommand, fault: Fault | None
-) -> tuple[AgentReply, bool]:
-    """Run ``command`` on ``host`` under ``fault``; (reply, whether to send the callback)."""
+) -> tuple[AgentReply, int]:
+    """Run ``command`` on ``host`` under ``fault``; (reply, how many callbacks to send)."""
     reply_type = type(command).reply_type
     if fault is not None and fault.action is FaultAction.DELAY:
         await asyncio.sleep(fault.seconds)
+    if fault is not None and fault.action is FaultAction.HANG:
+        # never answers: the caller's deadline passes first (the task stays Running here)
+        await asyncio.sleep(fault.seconds or 3600)
+        return reply_type(success=False, error="hung", errorCode="INJECTED"), 0
     if host.crashed:  # crashed while the command waited: no reply ever comes
-        return reply_type(success=False, error="host crashed", errorCode="CRASHED"), False
+        return reply_type(success=False, error="host crashed", errorCode="CRASHED"), 0
     if fault is not None and fault.action is FaultAction.FAIL:
         return (
             reply_type(
                 success=False, error=fault.error, errorCode="INJECTED", retryable=fault.retryable
             ),
-            True,
+            1,
         )
     try:
         reply = HANDLERS[type(command)](host, command)
     except VmError as exc:
         reply = reply_type(success=False, error=str(exc), errorCode=exc.code)
-    deliver = fault is None or fault.action is not FaultAction.DROP_CALLBACK
-    return reply, deliver
+    if fault is not None and fault.action is FaultAction.DROP_CALLBACK:
+        return reply, 0
+    if fault is not None and fault.action is FaultAction.DUPLICATE_CALLBACK:
+        return reply, 2
+    return reply, 1

@@ -21,6 +21,10 @@ class FaultAction(StrEnum):
     DROP_CALLBACK = "drop_callback"
     SILENT = "silent"
     CRASH = "crash"
+    #: accept the command (async: 202) and never answer it: no reply, no callback
+    HANG = "hang"
+    #: answer twice: the callback is POSTed two times (receivers must ignore the second)
+    DUPLICATE_CALLBACK = "duplicate_callback"
 
 
 class Fault(BaseModel):
@@ -30,6 +34,11 @@ class Fault(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     command: str = Field(default="*", description="Protocol command name, or * for all.")
+    path: str | None = Field(
+        default=None,
+        pattern=r"^/[a-z/-]+$",
+        description="Command path (`/host/facts`): the fault applies only to it.",
+    )
     action: FaultAction
     seconds: float = Field(default=0.0, ge=0, le=3600)
     times: int | None = Field(default=None, ge=1)
@@ -66,10 +75,10 @@ class SimHost:
     crashed: bool = False
     booted: float = field(default_factory=time.monotonic)
 
-    def take_fault(self, command: str) -> Fault | None:
-        """The first fault matching ``command``, counted as used once."""
+    def take_fault(self, command: str, path: str = "") -> Fault | None:
+        """The first fault matching ``command`` (and ``path``), counted as used once."""
         for fault in self.faults:
-            if fault.command in ("*", command):
+            if fault.command in ("*", command) and fault.path in (None, path):
                 if fault.times is not None:
                     fault.times -= 1
                     if fault.times <= 0:
@@ -77,10 +86,18 @@ class SimHost:
                 return fault
         return None
 
-    def is_silent(self, command: str) -> bool:
+    def is_silent(self, command: str, path: str = "") -> bool:
         return any(
-            f.action is FaultAction.SILENT and f.command in ("*", command) for f in self.faults
+            f.action is FaultAction.SILENT
+            and f.command in ("*", command)
+            and f.path in (None, path)
+            for f in self.faults
         )
+
+    def resize(self, cpu: int | None, memory: int | None) -> None:
+        """A connect asking for a capacity gets it (what is in use stays in use)."""
+        self.cpu = cpu or self.cpu
+        self.memory = memory or self.memory
 
     def crash(self) -> None:
         """Power loss: every VM stops and its capacity is released."""

@@ -23,4 +23,8 @@ def run_bench(name: str, argv: list[str]) -> int:
         from mgmt.bench.api import main as api_main  # noqa: PLC0415
 
         return asyncio.run(api_main(argv))
+    if name == "infra":
+        from mgmt.bench.infra import main as infra_main  # noqa: PLC0415
+
+        return asyncio.run(infra_main(argv))
     raise SystemExit(f"unknown benchmark {name!r}")

@@ -17,7 +17,7 @@ import httpx
 
 from mgmt.core.agenttasks import AgentClient, AgentTaskService
 from mgmt.core.api import ApiRequest
-from mgmt.core.api.reads import Owners, ReadableResource
+from mgmt.core.api.reads import Owners, ReadableResource, ResourceRead
 from mgmt.core.bus import Bus
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, CascadeDeleter
@@ -27,7 +27,7 @@ from mgmt.core.flow import FlowDef, FlowEngine
 from mgmt.core.gconfig import GlobalConfigDef, GlobalConfigService
 from mgmt.core.messages import Message
 from mgmt.core.node import PartitionListener
-from mgmt.core.plugins import Plugin
+from mgmt.core.plugins import Plugin, PluginRegistry
 from mgmt.core.resource.declaration import ResourceType, ResourceTypes
 from mgmt.core.resource.handlers import ResourceHandlers
 from mgmt.core.service import Service
@@ -73,6 +73,8 @@ class NodeParts:
     types: ResourceTypes
     owners: Owners
     quotas: Mapping[str, int]
+    #: every plugin, registered: a service picks its strategies here (hypervisor backends)
+    plugins: PluginRegistry
 
     @property
     def deleter(self) -> CascadeDeleter:
@@ -117,6 +119,8 @@ class ServiceModule:
     - ``runners``: what else the node runs for it (event consumers);
     - ``plugins``: in-tree plugins, built before the flow engine (they may extend it);
     - ``reads``: readable collections that are not declared resource types;
+    - ``resource_reads``: reads about one resource besides its inventory
+      (``GET /v1/l3-networks/{uuid}/ip-capacity``; ``ResourceRead``);
     - ``global_configs``, ``tag_patterns``, ``quotas``, ``error_statuses``: its settings,
       system tags, quota defaults (besides its types' own) and error code → HTTP status.
     """
@@ -130,6 +134,7 @@ class ServiceModule:
     runners: Callable[[NodeParts], Sequence[Runner]] = _none
     plugins: Callable[[PluginParts], Sequence[Plugin]] = _none
     reads: Callable[[BaseParts], Sequence[ReadableResource]] = _none
+    resource_reads: tuple[ResourceRead, ...] = ()
     global_configs: tuple[GlobalConfigDef[Any], ...] = ()
     tag_patterns: tuple[SystemTag, ...] = ()
     quotas: Mapping[str, int] = field(default_factory=dict)
@@ -162,6 +167,10 @@ class Modules:
 
     def types(self) -> ResourceTypes:
         return ResourceTypes(t for m in self.modules for t in m.resources)
+
+    @property
+    def resource_reads(self) -> tuple[ResourceRead, ...]:
+        return tuple(r for m in self.modules for r in m.resource_reads)
 
     @property
     def global_configs(self) -> tuple[GlobalConfigDef[Any], ...]:

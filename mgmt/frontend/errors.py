@@ -75,12 +75,14 @@ def _malformed_json(first: Any, document: Any) -> ApiHttpError:
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
     """Every method some route serves at this path: the router stops at the first route
-    whose path matches, which would name only that route's methods in ``Allow``."""
+    whose path matches, which would name only that route's methods in ``Allow``. A path
+    that is a route of its own (``/v1/l2-networks/vlan``) is that resource, not an instance
+    of a templated one (``/v1/l2-networks/{uuid}``) it also matches."""
+    matching = [r for r in app.router.routes if r.matches(request.scope)[0] != Match.NONE]
+    exact = [r for r in matching if "{" not in getattr(r, "path", "{")]
     methods: set[str] = set()
-    for route in app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    for route in exact or matching:
+        methods |= getattr(route, "methods", None) or set()
     return sorted(methods)
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from mgmt.core.api import ApiCodes, CallerContext, not_found
-from mgmt.core.api.reads import ReadableResource
+from mgmt.core.api.reads import ReadableResource, ResourceRead
 from mgmt.core.db import Database
 from mgmt.core.db.lookup import RowByKey
 from mgmt.core.errors import error
@@ -43,6 +43,7 @@ from mgmt.core.sharing import shared_with, visible_to
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 from mgmt.frontend.openapi import error_responses
 from mgmt.frontend.query_params import QueryParams
+from mgmt.frontend.resource_reads import mount_resource_reads
 
 
 @dataclass
@@ -51,6 +52,8 @@ class ReadContext:
     auth: Authenticator
     registry: QueryRegistry
     readables: Sequence[ReadableResource]
+    #: services' reads about one resource (``GET /v1/l3-networks/{uuid}/ip-capacity``)
+    resource_reads: Sequence[ResourceRead] = ()
 
 
 def _visibility(caller: CallerContext) -> Visibility | None:
@@ -98,6 +101,15 @@ def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
     by_name = {r.name.lower(): r for r in ctx.readables}
     for resource in ctx.readables:
         _mount_resource(app, ctx, resource)
+    mount_resource_reads(
+        app,
+        db=ctx.db,
+        auth=ctx.auth,
+        registry=ctx.registry,
+        readables=ctx.readables,
+        reads=ctx.resource_reads,
+        visibility=_visibility,
+    )
 
     class ZqlReply(BaseModel):
         kind: str = Field(description="query, count or sum.")
@@ -197,13 +209,24 @@ class _ByKey:
             return row if await shared_with(s, uuid, caller.accountUuid) else None
 
 
+def _selectable(model: type[BaseModel]) -> type[BaseModel]:
+    """A query's inventory: the model's fields, each there unless ``fields=`` leaves it
+    out (a Get answers the whole inventory, every field required)."""
+    fields: dict[str, Any] = {
+        name: (info.annotation, Field(default=None, description=info.description))
+        for name, info in model.model_fields.items()
+    }
+    return create_model(f"{model.__name__}Fields", __doc__=model.__doc__, **fields)
+
+
 def _reply_models(resource: ReadableResource) -> tuple[type[BaseModel], type[BaseModel]]:
     """The documented replies of a Get and of a Query."""
     name = resource.name
     single = create_model(f"Get{name}Reply", inventory=(resource.model, ...))
+    item = _selectable(resource.model)
     many = create_model(
         f"Query{name}Reply",
-        inventories=(list[resource.model] | None, None),  # type: ignore[name-defined,arg-type]
+        inventories=(list[item] | None, None),  # type: ignore[valid-type,arg-type]
         total=(int | None, None),
         groups=(list[dict[str, Any]] | None, None),
     )

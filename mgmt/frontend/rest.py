@@ -36,6 +36,7 @@ from pydantic import (
 from sqlalchemy import select
 
 from mgmt.core.api import (
+    UUID_PATTERN,
     ApiCodes,
     ApiJobInserts,
     ApiJobRow,
@@ -52,7 +53,6 @@ from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import ErrorCode, PermanentError, error
 from mgmt.core.logging import get_logger
 from mgmt.core.resource import UuidClaim, canonical_uuid, holder_of, uuid_taken
-from mgmt.core.resource.uuids import UUID_PATTERN
 from mgmt.core.ring import partition_of
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 from mgmt.frontend.errors import validation_error

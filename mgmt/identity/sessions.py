@@ -188,3 +188,33 @@ class Sessions:
 _DUMMY_HASH = (
     "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 )
+
+
+async def local_admin_session(db: Database, seconds: int = 600) -> NewSession:
+    """A session of the admin account made directly in the database, with no password:
+    for a process that holds the database already (the all-in-one bootstrapping its demo
+    environment through the REST API). Revoke it with ``end_session`` when done."""
+    now = await db.now()
+    token = secrets.token_urlsafe(32)
+    async with db.session() as s, s.begin():
+        account = (
+            await s.execute(select(AccountRow).where(AccountRow.name == ADMIN_NAME))
+        ).scalar_one()
+        row = SessionRow(
+            uuid=str(uuid.uuid4()),
+            token_hash=token_hash(token),
+            account_uuid=account.uuid,
+            user_uuid=None,
+            created_at=now,
+            expires_at=now + timedelta(seconds=seconds),
+            revoked=False,
+        )
+        s.add(row)
+    return NewSession(row.uuid, token, account.uuid, row.expires_at.isoformat())
+
+
+async def end_session(db: Database, session_uuid: str) -> None:
+    async with db.session() as s, s.begin():
+        await s.execute(
+            update(SessionRow).where(SessionRow.uuid == session_uuid).values(revoked=True)
+        )

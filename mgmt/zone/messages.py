@@ -7,11 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mgmt.core.api import ApiRequest, ApiSpec
+from mgmt.core.api import ApiRequest, ApiSpec, DeleteMode, delete_mode, uuid_ref
 from mgmt.core.messages import Reply
 
 State = Literal["Enabled", "Disabled"]
-DeleteMode = Literal["Permissive", "Enforcing"]
 HypervisorType = Literal["KVM", "VMware", "Simulator"]
 
 
@@ -81,9 +80,7 @@ class DeleteZone(ApiRequest[DeletedReply]):
     api = ApiSpec("delete", "zones", "Zone", "Delete a zone")
     model_config = ConfigDict(json_schema_extra={"examples": [{"deleteMode": "Permissive"}]})
 
-    deleteMode: DeleteMode = Field(
-        default="Permissive", description="Permissive: dependents may veto. Enforcing: no checks."
-    )
+    deleteMode: DeleteMode = delete_mode()
 
 
 class CreateCluster(ApiRequest[ClusterReply]):
@@ -92,12 +89,12 @@ class CreateCluster(ApiRequest[ClusterReply]):
     api = ApiSpec("create", "clusters", "Cluster", "Create a cluster")
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"name": "c1", "zoneUuid": "<zone uuid>", "hypervisorType": "KVM"}]
+            "examples": [{"name": "c1", "zoneUuid": "<zone uuid>", "hypervisorType": "Simulator"}]
         }
     )
 
     resourceUuid: str = Field(default="", max_length=64, description="Optional UUID to use.")
-    zoneUuid: str = Field(min_length=1, max_length=64, description="The zone it goes in.")
+    zoneUuid: str = uuid_ref("The zone it goes in.")
     name: str = Field(min_length=1, max_length=255, description="Name of the cluster.")
     description: str = Field(default="", max_length=2048, description="Free text.")
     hypervisorType: HypervisorType = Field(default="KVM", description="Hypervisor of its hosts.")
@@ -120,9 +117,7 @@ class DeleteCluster(ApiRequest[DeletedReply]):
     api = ApiSpec("delete", "clusters", "Cluster", "Delete a cluster")
     model_config = ConfigDict(json_schema_extra={"examples": [{"deleteMode": "Permissive"}]})
 
-    deleteMode: DeleteMode = Field(
-        default="Permissive", description="Permissive: dependents may veto. Enforcing: no checks."
-    )
+    deleteMode: DeleteMode = delete_mode()
 
 
 API_MESSAGES = (CreateZone, UpdateZone, DeleteZone, CreateCluster, UpdateCluster, DeleteCluster)

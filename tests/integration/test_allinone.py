@@ -20,35 +20,56 @@ from mgmt.bench.cluster import Proc, free_port
 from tests.helpers.eventually import eventually
 
 
-async def test_all_in_one_starts_with_nothing_configured(tmp_path: Path) -> None:
+def _up_argv(api: int, sim: int) -> list[str]:
+    return [sys.executable, "-m", "mgmt.cli", "up", "--port", str(api), "--sim-port", str(sim)]
+
+
+async def _demo_counts(url: str, password: str) -> dict[str, list[str]]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        login = await client.post(
+            f"{url}/v1/sessions", json={"accountName": "admin", "password": password}
+        )
+        headers = {"Authorization": f"Bearer {login.json()['inventory']['token']}"}
+        out: dict[str, list[str]] = {}
+        for collection in DEMO_COLLECTIONS:
+            got = await client.get(f"{url}/v1/{collection}", headers=headers)
+            assert got.status_code == 200, got.text
+            out[collection] = sorted(x["name"] for x in got.json()["inventories"])
+        hosts = await client.get(f"{url}/v1/hosts", headers=headers)
+        out["status"] = sorted({h["status"] for h in hosts.json()["inventories"]})
+        return out
+
+
+DEMO_COLLECTIONS = (
+    "zones",
+    "clusters",
+    "hosts",
+    "l2-networks",
+    "l3-networks",
+    "ip-ranges",
+    "instance-offerings",
+    "disk-offerings",
+)
+
+
+async def test_all_in_one_starts_with_nothing_configured_and_shows_a_cloud(
+    tmp_path: Path,
+) -> None:
     api, sim = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZCLOUD_")}
-    proc = Proc(
-        "up",
-        [
-            sys.executable,
-            "-m",
-            "mgmt.cli",
-            "up",
-            "--port",
-            str(api),
-            "--sim-port",
-            str(sim),
-            "--sim-hosts",
-            "3",
-        ],
-        env,
-        api,
-        tmp_path / "up.log",
-        cwd=tmp_path,  # the SQLite file goes to tmp_path/var
-    ).start()
+    env["ZCLOUD_ADMIN_PASSWORD"] = "allinone-demo-pw"
+    argv = [*_up_argv(api, sim), "--sim-hosts", "3"]
+    log = tmp_path / "up.log"
+    proc = Proc("up", argv, env, api, log, cwd=tmp_path)  # SQLite: tmp_path/var
+    proc.start()
     try:
         await proc.wait_ready("/ready", timeout=60)
+        await eventually(lambda: "Press Ctrl-C" in log.read_text(), timeout=120)
         async with httpx.AsyncClient(timeout=10) as client:
             health = (await client.get(f"{proc.url}/health")).json()
             assert health["status"] == "ok"
             hosts = (await client.get(f"http://127.0.0.1:{sim}/sim/hosts")).json()
-            assert hosts["total"] == 3
+            assert hosts["total"] == 3  # made by the demo's host adds (connect handshake)
             r = await client.post(
                 f"{proc.url}/v1/agent/callbacks",
                 json={},
@@ -58,17 +79,45 @@ async def test_all_in_one_starts_with_nothing_configured(tmp_path: Path) -> None
             metrics = (await client.get(f"{proc.url}/metrics")).text
             assert "zcloud_partitions_owned 64.0" in metrics
         assert (tmp_path / "var" / "zcloud.db").exists()
-        assert "zcloud all-in-one is up" in (tmp_path / "up.log").read_text()
+        banner = log.read_text()[log.read_text().index("zcloud all-in-one is up") :]
+        assert "demo-zone" in banner and "demo-l3" in banner and "demo-host-3" in banner
+        first = await _demo_counts(proc.url, env["ZCLOUD_ADMIN_PASSWORD"])
+        assert first["zones"] == ["demo-zone"] and first["status"] == ["Connected"]
+        assert first["hosts"] == ["demo-host-1", "demo-host-2", "demo-host-3"]
+        assert all(first[c] for c in DEMO_COLLECTIONS), first
+    finally:
+        proc.kill(signal.SIGTERM)
+        assert await proc.wait_exit(30) == 0
+    # a second start finds the demo environment and makes nothing twice
+    log.write_text("")
+    again = Proc("up", argv, env, api, log, cwd=tmp_path).start()
+    try:
+        await again.wait_ready("/ready", timeout=60)
+        await eventually(lambda: "Press Ctrl-C" in log.read_text(), timeout=120)
+        assert await _demo_counts(again.url, env["ZCLOUD_ADMIN_PASSWORD"]) == first
+    finally:
+        again.kill(signal.SIGTERM)
+        assert await again.wait_exit(30) == 0
+
+
+async def test_up_empty_makes_no_demo(tmp_path: Path) -> None:
+    api, sim = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZCLOUD_")}
+    env["ZCLOUD_ADMIN_PASSWORD"] = "allinone-empty-pw"
+    log = tmp_path / "up.log"
+    proc = Proc("up", [*_up_argv(api, sim), "--empty"], env, api, log, cwd=tmp_path).start()
+    try:
+        await proc.wait_ready("/ready", timeout=60)
+        await eventually(lambda: "Press Ctrl-C" in log.read_text(), timeout=60)
+        counts = await _demo_counts(proc.url, env["ZCLOUD_ADMIN_PASSWORD"])
+        assert all(counts[c] == [] for c in DEMO_COLLECTIONS), counts
+        assert "demo " not in log.read_text()
     finally:
         proc.kill(signal.SIGTERM)
         assert await proc.wait_exit(30) == 0
 
 
 # -- the admin password: shown where a person sees it, recoverable ----------------------------
-
-
-def _up_argv(api: int, sim: int) -> list[str]:
-    return [sys.executable, "-m", "mgmt.cli", "up", "--port", str(api), "--sim-port", str(sim)]
 
 
 def _clean_env() -> dict[str, str]:

@@ -5,7 +5,7 @@ and how a row becomes its inventory. Services declare these; the frontend serves
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -39,6 +39,35 @@ class ReadableResource:
     @property
     def name(self) -> str:
         return self.query.name
+
+
+SubRead = Callable[[AsyncSession, str, BaseModel | None], Awaitable[BaseModel]]
+
+
+class NoParams(BaseModel):
+    """A resource read that takes no query parameters."""
+
+
+@dataclass(frozen=True)
+class ResourceRead:
+    """A read about one resource that is not its inventory, contributed by a service
+    module (``ServiceModule.resource_reads``): ``GET /v1/<collection>/{uuid}/<path>``.
+
+    The frontend mounts it next to the resource's own reads: it authenticates, authorizes
+    ``operation_id`` on the UUID, answers 404 unless the caller sees the resource (its
+    own, shared with it, or public, as ``GET /v1/<collection>/{uuid}``), validates the
+    query string against ``params`` (400 naming the field) and returns what ``read``
+    returns for ``(session, uuid, params)``, read in a read-only session.
+    """
+
+    resource: str
+    path: str
+    operation_id: str
+    summary: str
+    reply: type[BaseModel]
+    read: SubRead
+    #: the query parameters (each field is one, documented from its description)
+    params: type[BaseModel] = field(default=NoParams)
 
 
 class Owners:

@@ -20,6 +20,28 @@ from mgmt.core.messages import Reply, Request
 
 ReplyT = TypeVar("ReplyT", bound=Reply)
 
+#: what a resource UUID may be: a UUID, hyphenated or not, in either case
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+
+
+#: how a delete treats dependents: Permissive lets them veto, Enforcing deletes them all
+DeleteMode = Literal["Permissive", "Enforcing"]
+
+
+def delete_mode() -> Any:
+    """The ``deleteMode`` field every delete API takes (default Permissive)."""
+    return Field(
+        default="Permissive", description="Permissive: dependents may veto. Enforcing: no checks."
+    )
+
+
+def uuid_ref(description: str) -> Any:
+    """The field of a message that names another resource by its UUID: the schema says it
+    is a UUID, so a client learns that from the document and a non-UUID is a 400 naming
+    the field before anything is looked up."""
+    return Field(min_length=32, max_length=36, pattern=UUID_PATTERN, description=description)
+
+
 Kind = Literal["create", "update", "delete", "action"]
 _METHOD: dict[str, str] = {"create": "POST", "update": "PUT", "delete": "DELETE", "action": "POST"}
 
@@ -49,6 +71,9 @@ class ApiSpec:
     summary: str
     action: str | None = None
     admin_only: bool = False
+    #: a create of one kind of the resource, at ``POST /v1/<collection>/<variant>`` (an L2
+    #: network's ``vlan``): each kind has its own exact body, as in ZStack's API
+    variant: str | None = None
     #: a create whose ``resourceUuid`` is the new resource's (claimed, so it must be a
     #: UUID no resource holds); False for a create that adds something to the existing
     #: resource ``resourceUuid`` names (a tag, a share)
@@ -57,6 +82,8 @@ class ApiSpec:
     def __post_init__(self) -> None:
         if (self.kind == "action") != (self.action is not None):
             raise ValueError("an action names its action; other kinds do not")
+        if self.variant is not None and self.kind != "create":
+            raise ValueError("only a create has a variant")
 
     @property
     def claims_uuid(self) -> bool:
@@ -71,7 +98,7 @@ class ApiSpec:
     def path(self) -> str:
         base = f"/v1/{self.collection}"
         if self.kind == "create":
-            return base
+            return base if self.variant is None else f"{base}/{self.variant}"
         if self.kind == "action":
             return f"{base}/{{uuid}}/actions/{self.action}"
         return f"{base}/{{uuid}}"

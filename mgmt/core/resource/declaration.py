@@ -61,13 +61,16 @@ class Parent:
 
     ``relation`` names the way up (``zone``), ``children`` the way down from the parent
     (``clusters``); both are queryable. A parent deleted takes its children with it
-    (``cascade``) unless it is only a reference."""
+    (``cascade``) unless it is only a reference. ``shared_use``: an account may create a
+    child under a parent shared with it (a VIP on a shared L3 network); otherwise the
+    parent must be its own."""
 
     type: str
     column: Any
     relation: str
     children: str
     cascade: bool = True
+    shared_use: bool = False
 
 
 RowT = TypeVar("RowT")

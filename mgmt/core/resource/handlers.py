@@ -32,6 +32,7 @@ from mgmt.core.resource.declaration import (
     RowT,
     column_name,
 )
+from mgmt.core.sharing import shared_with
 
 #: body fields that are not the resource's columns
 _NOT_COLUMNS = frozenset({"resourceUuid", "systemTags", "userTags", "deleteMode"})
@@ -92,8 +93,11 @@ class ResourceHandlers(Generic[RowT, InvT]):
         """The row ``msg`` creates (in ``s``'s transaction): its body's columns, then
         ``values``; its parents must be visible to the caller."""
         caller = caller_of(msg)
-        row_values = {**self.values_of(msg), **(values or {})}
-        await self._check_parents(s, row_values, caller)
+        named = self.values_of(msg)
+        row_values = {**named, **(values or {})}
+        # parents the body names; those the service sets itself (``values``) are its own
+        # to choose (a VIP's IP range, picked by IPAM, is not the caller's to see)
+        await self._check_parents(s, named, caller)
         now = utcnow()
         table = self.resource.table
         owner = self.resource.owner
@@ -161,14 +165,20 @@ class ResourceHandlers(Generic[RowT, InvT]):
     async def _check_parents(
         self, s: AsyncSession, values: Mapping[str, Any], caller: CallerContext
     ) -> None:
-        """A create names its parents (``zoneUuid``): each must be one the caller sees."""
+        """A create names its parents (``zoneUuid``): each must be the caller's own, or, for
+        a parent declared ``shared_use`` (a tenant's VIP on the admin's L3 network), one
+        shared with it or public. Sharing alone gives read access, not the right to add
+        children."""
         for parent in self.resource.parents:
             uuid = values.get(parent.column.key)
             if uuid is None:
                 continue
             target = self._types.types[parent.type]
             found = await s.get(target.table, uuid)
-            if found is None or not target.may_act(caller, found):
+            if found is None or not (
+                target.may_act(caller, found)
+                or (parent.shared_use and await shared_with(s, str(uuid), caller.accountUuid))
+            ):
                 field = next(
                     n
                     for n in self.resource.inventory.model_fields

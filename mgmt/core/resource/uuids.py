@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mgmt.core.api.spec import UUID_PATTERN
 from mgmt.core.db import Base, utcnow
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.errors import PermanentError, error
@@ -59,7 +60,6 @@ class UuidClaim:
 
 
 #: a UUID as the API takes one: 32 hex digits, hyphenated 8-4-4-4-12 or not, either case
-UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)
 
 

@@ -5,11 +5,14 @@ Regression for issue 9: a create replaying another account's ``resourceUuid`` ha
 resource over (an access key's secret included). Every create API is covered from
 ``mgmt.app.API_MESSAGES``, with a body made from its own OpenAPI example: a new create API
 is in the matrix without touching this file. Placeholders such as ``<zone uuid>`` in an
-example are filled with a resource of that type made the same way.
+example are filled with a resource of that type made the same way; a parent only an admin
+may create (an L3 network under a tenant's VIP) is made by the admin and made public, as an
+admin shares infrastructure with tenants.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid as uuidlib
 from dataclasses import dataclass
@@ -34,11 +37,32 @@ from tests.integration.api.test_resource_kit import WIDGET_ENV, widget_apis
 
 __all__ = ["widget_apis"]  # the fixture: the in-tree services and the test-only widgets
 
-_PLACEHOLDER = re.compile(r"^<([a-z][a-z ]*) uuid>$")
+_PLACEHOLDER = re.compile(r"^<([a-z][a-z0-9 ]*) uuid>$")  # <zone uuid>, <l3 network uuid>
 #: every API of the processes under test: a create added to any module is in the matrix
 APIS = service_modules(Settings(modules=WIDGET_ENV["ZCLOUD_MODULES"])).apis
 CREATES = [m for m in APIS if m.api.kind == "create"]
 CLAIMING = [m for m in CREATES if m.api.claims_uuid]
+#: one sequence for every Maker: a unique field is unique across callers too
+_UNIQUE_SERIAL = itertools.count(1)
+
+
+def _unique_fields(message: type[ApiRequest[Any]]) -> list[str]:
+    """Fields a message marks ``x-zcloud-unique`` (a host's managementIp): no two
+    resources may share a value, so every body gets a fresh one."""
+    out = []
+    for name, info in message.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("x-zcloud-unique"):
+            out.append(name)
+    return out
+
+
+def _fresh(value: str, serial: int) -> str:
+    """A fresh value shaped like the example's: an IPv4 address stays one (in 127/8)."""
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        # the last octet skips .0 and .1 (127.0.0.1 is this machine's own)
+        return f"127.{serial // 62500 % 256}.{serial // 250 % 250}.{serial % 250 + 2}"
+    return f"{value}-{serial}"
 
 
 def _example(message: type[ApiRequest[Any]]) -> dict[str, Any]:
@@ -52,9 +76,12 @@ def _example(message: type[ApiRequest[Any]]) -> dict[str, Any]:
 
 
 def _creator_of(placeholder: str) -> type[ApiRequest[Any]] | None:
-    """The create API of the resource type a placeholder names (``zone`` → CreateZone)."""
+    """The create API of the resource type a placeholder names (``zone`` → CreateZone), or
+    of the kind of one (``vxlan network pool`` → CreateL2VxlanNetworkPool)."""
     wanted = placeholder.replace(" ", "").lower()
-    return next((m for m in CLAIMING if m.api.resource.lower() == wanted), None)
+    by_type = (m for m in CLAIMING if m.api.resource.lower() == wanted)
+    by_kind = (m for m in CLAIMING if m.__name__.lower().endswith(wanted))
+    return next(by_type, None) or next(by_kind, None)
 
 
 @dataclass
@@ -68,8 +95,10 @@ class Made:
 class Maker:
     """Makes one resource of each create API for one caller, parents first."""
 
-    def __init__(self, caller: Api) -> None:
+    def __init__(self, caller: Api, admin: Maker | None = None) -> None:
         self.caller = caller
+        #: makes the admin-only parents of this caller's creates (and shares them)
+        self.admin = admin
         self.made: dict[str, Made] = {}
         self.serial = 0
 
@@ -82,21 +111,35 @@ class Maker:
             parent = _creator_of(match.group(1))
             if parent is None:  # a type with no create API yet: leave it (the API refuses)
                 continue
-            body[key] = (await self.make(parent)).uuid
+            if parent.api.admin_only and self.admin is not None:
+                body[key] = (await self.admin.make_public(parent)).uuid
+            else:
+                body[key] = (await self.make(parent)).uuid
         self.serial += 1
         if "name" in body:  # names are unique in some scopes (users, groups, accounts)
             body["name"] = f"{body['name']}-{self.serial}"
+        for unique in _unique_fields(message):
+            if isinstance(body.get(unique), str):
+                body[unique] = _fresh(body[unique], next(_UNIQUE_SERIAL))
         return body
 
     async def make(self, message: type[ApiRequest[Any]]) -> Made:
         if message.__name__ not in self.made:
             body = await self.body(message)
-            resp = await self.caller.call("POST", f"/v1/{message.api.collection}", json=body)
+            resp = await self.caller.call("POST", message.api.path, json=body)
             assert resp.status_code == 200, f"{message.__name__}: {resp.text}"
             reply = resp.json()
             uuid = reply["inventory"]["uuid"]
             self.made[message.__name__] = Made(message, uuid, self.caller, reply)
         return self.made[message.__name__]
+
+    async def make_public(self, message: type[ApiRequest[Any]]) -> Made:
+        """The resource, made once and shared with every account."""
+        made = await self.make(message)
+        body = {"resourceUuid": made.uuid, "resourceType": message.api.resource, "public": True}
+        resp = await self.caller.call("POST", "/v1/resource-shares", json=body)
+        assert resp.status_code == 200, f"sharing {message.__name__}: {resp.text}"
+        return made
 
 
 async def _state(db: Database, owners: list[str]) -> dict[str, Any]:
@@ -138,12 +181,14 @@ async def test_every_create_refuses_a_uuid_it_does_not_hold(
         b = await Api.login(http, apis[1], "tenant-b", b_pw)
 
         # A holds one resource of every create it may call; the admin one of the rest
-        makers = {"a": Maker(a), "admin": Maker(admin)}
+        admin_maker = Maker(admin)
+        makers = {"a": Maker(a, admin_maker), "admin": admin_maker}
         for message in CLAIMING:
             await makers["admin" if message.api.admin_only else "a"].make(message)
         held = [m for maker in makers.values() for m in maker.made.values()]
         assert {m.message for m in held} == set(CLAIMING)
-        maker_b = Maker(b)  # B's own parents (a zone for its cluster body …), made first
+        # B's own parents (a zone for its cluster body …), made first
+        maker_b = Maker(b, admin_maker)
         for message in CREATES:
             if not message.api.admin_only:
                 await maker_b.body(message)
@@ -166,7 +211,7 @@ async def test_every_create_refuses_a_uuid_it_does_not_hold(
                         "resourceUuid": victim.uuid,
                         "userTags": ["stolen"],
                     }
-                    resp = await caller.call("POST", f"/v1/{message.api.collection}", json=body)
+                    resp = await caller.call("POST", message.api.path, json=body)
                     expected = {409} if message.api.claims_uuid else {403, 404}
                     assert resp.status_code in expected, (message.__name__, resp.text)
                     assert set(resp.json()) == {"error"}, resp.text
@@ -240,10 +285,10 @@ async def test_create_uuids_must_be_uuids_and_redeliveries_answer_the_same(
         admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
         _, pw = await _account(admin, "tenant-u")
         tenant = await Api.login(http, apis[1], "tenant-u", pw)
-        maker = Maker(tenant)
+        maker = Maker(tenant, Maker(admin))
         for message in CLAIMING:
             caller = admin if message.api.admin_only else tenant
-            path = f"/v1/{message.api.collection}"
+            path = message.api.path
             for bad in ("not-a-uuid", "1", "../../etc", "x" * 64):
                 body = {**await maker.body(message), "resourceUuid": bad}
                 resp = await caller.call("POST", path, json=body)

@@ -29,17 +29,30 @@ WAIT = {"Prefer": "wait=30"}
 
 
 async def start_apis(cluster: LocalCluster, **extra_env: str) -> list[str]:
-    """2 nodes, settled, then 2 frontends; the frontends' URLs."""
+    """2 nodes, settled, then 2 frontends; the frontends' URLs. A simulator agent runs
+    beside them: Simulator hosts are served by it, and their replies come back through
+    the first frontend."""
     env = {
         "ZCLOUD_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "ZCLOUD_SECRET_KEY": "test-deployment-key",
         **extra_env,
     }
-    nodes = [cluster.mgmt(f"node{i}", **env).start() for i in range(2)]
+    # ports are chosen when a process is declared: the nodes can name the first frontend
+    # as their callback URL before it starts
+    frontends: list[Proc] = [cluster.api(f"api{i}", **env) for i in range(2)]
+    sim = cluster.sim().start()
+    node_env = {
+        "ZCLOUD_CALLBACK_BASE_URL": frontends[0].url,
+        "ZCLOUD_SIMULATOR_URL": sim.url,
+        **env,
+    }
+    nodes = [cluster.mgmt(f"node{i}", **node_env).start() for i in range(2)]
     for node in nodes:
         await node.wait_ready()
+    await sim.wait_ready("/health")
     await wait_settled(nodes, PARTITIONS)
-    frontends: list[Proc] = [cluster.api(f"api{i}", **env).start() for i in range(2)]
+    for api in frontends:
+        api.start()
     for api in frontends:
         await api.wait_ready()
     return [p.url for p in frontends]

@@ -61,6 +61,7 @@ async def _schemathesis(url: str, token: str, cwd: Path) -> str:
     )
     out, _ = await asyncio.wait_for(run.communicate(), 600)
     text = out.decode(errors="replace")
+    (cwd / "schemathesis.out").write_text(text)  # the whole report, for a failed run
     print(text[-3000:])
     assert run.returncode == 0, text[-8000:]
     assert " passed" in text, text[-8000:]
