@@ -1,0 +1,1 @@
+"""Image service: images downloaded into backup storage."""

@@ -1,0 +1,1 @@
+"""Storage service: primary storage (LocalStorage, NFS, SharedMountPoint) and backup storage (ImageStore)."""
