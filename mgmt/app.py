@@ -105,7 +105,7 @@ from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
-from mgmt.host import HOST_BACKENDS
+from mgmt.host import HOST_BACKENDS, HOST_CONNECT_EXTENSIONS
 from mgmt.host import models as _host_models  # noqa: F401
 from mgmt.host.module import MODULE as HOST
 from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
@@ -150,6 +150,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     COUNTER_SOURCES,
     L2_NETWORK_BACKENDS,
     HOST_BACKENDS,
+    HOST_CONNECT_EXTENSIONS,
 )
 
 #: Every API message of the in-tree services: the REST API is derived from these.
@@ -363,14 +364,13 @@ def build_node(
         metrics=registry,
     )
     types = modules.types()
-    early = PluginParts(db, tags, agents, test_hooks=settings.test_hooks)
-
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
+    early = PluginParts(db, tags, agents, plugins, test_hooks=settings.test_hooks)
     in_tree: list[Plugin] = [
         ResourceCascades(types),
         TagCascadeObserver.plugin(tags),
-        SimulatorPlugin(settings.simulator_agent_url),
+        SimulatorPlugin(settings.simulator_agent_url, agents, timeout=settings.agent_timeout),
         *(p for m in modules.modules for p in m.plugins(early)),
     ]
     for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:

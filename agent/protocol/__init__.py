@@ -34,6 +34,12 @@ from agent.protocol.host import (
     PingHost,
     PingHostReply,
 )
+from agent.protocol.network import (
+    RealizeL2Network,
+    RealizeL2NetworkReply,
+    UnrealizeL2Network,
+    UnrealizeL2NetworkReply,
+)
 from agent.protocol.vm import (
     DestroyVm,
     DestroyVmReply,
@@ -65,6 +71,8 @@ ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
     ResumeVm,
     DestroyVm,
     GetVmStates,
+    RealizeL2Network,
+    UnrealizeL2Network,
 )
 _BY_NAME = {c.command_name(): c for c in ALL_COMMANDS}
 
@@ -99,6 +107,8 @@ __all__ = [
     "PauseVmReply",
     "PingHost",
     "PingHostReply",
+    "RealizeL2Network",
+    "RealizeL2NetworkReply",
     "RebootVm",
     "RebootVmReply",
     "ResumeVm",
@@ -109,6 +119,8 @@ __all__ = [
     "StopVmReply",
     "TaskState",
     "TaskStatus",
+    "UnrealizeL2Network",
+    "UnrealizeL2NetworkReply",
     "VmPowerState",
     "command_by_name",
 ]

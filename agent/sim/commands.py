@@ -26,6 +26,8 @@ from agent.protocol import (
     PauseVmReply,
     PingHost,
     PingHostReply,
+    RealizeL2Network,
+    RealizeL2NetworkReply,
     RebootVm,
     RebootVmReply,
     ResumeVm,
@@ -34,6 +36,8 @@ from agent.protocol import (
     StartVmReply,
     StopVm,
     StopVmReply,
+    UnrealizeL2Network,
+    UnrealizeL2NetworkReply,
     VmPowerState,
 )
 from agent.sim.hosts import Fault, FaultAction, SimHost, VmError
@@ -128,6 +132,25 @@ def _states(host: SimHost, cmd: GetVmStates) -> AgentReply:
     )
 
 
+def _realize_l2(host: SimHost, cmd: RealizeL2Network) -> AgentReply:
+    held = host.bridges.get(cmd.bridgeName)
+    if held is not None and held["l2NetworkUuid"] != cmd.l2NetworkUuid:
+        return RealizeL2NetworkReply(
+            success=False,
+            error=f"bridge {cmd.bridgeName} is L2 network {held['l2NetworkUuid']}'s",
+            errorCode="BRIDGE_TAKEN",
+        )
+    host.bridges[cmd.bridgeName] = cmd.model_dump(mode="json", exclude={"bridgeName"})
+    return RealizeL2NetworkReply(bridgeName=cmd.bridgeName)
+
+
+def _unrealize_l2(host: SimHost, cmd: UnrealizeL2Network) -> AgentReply:
+    held = host.bridges.get(cmd.bridgeName)
+    if held is not None and held["l2NetworkUuid"] == cmd.l2NetworkUuid:
+        del host.bridges[cmd.bridgeName]
+    return UnrealizeL2NetworkReply()
+
+
 # Dispatch by table, one entry per protocol command.
 HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]] = {
     Echo: _echo,  # type: ignore[dict-item]
@@ -142,6 +165,8 @@ HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]
     ResumeVm: _resume,  # type: ignore[dict-item]
     DestroyVm: _destroy,  # type: ignore[dict-item]
     GetVmStates: _states,  # type: ignore[dict-item]
+    RealizeL2Network: _realize_l2,  # type: ignore[dict-item]
+    UnrealizeL2Network: _unrealize_l2,  # type: ignore[dict-item]
 }
 
 

@@ -71,6 +71,8 @@ class SimHost:
     cpu_used: int = 0
     memory_used: int = 0
     vms: dict[str, SimVm] = field(default_factory=dict)
+    #: bridge name → what it is on (the L2 networks realised here, as a real agent would)
+    bridges: dict[str, dict[str, object]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     crashed: bool = False
     booted: float = field(default_factory=time.monotonic)
@@ -199,5 +201,6 @@ class SimHost:
                 }
                 for v in self.vms.values()
             ],
+            "bridges": dict(self.bridges),
             "faults": [f.model_dump(mode="json") for f in self.faults],
         }

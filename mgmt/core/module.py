@@ -98,6 +98,9 @@ class PluginParts(BaseParts):
     """What a module's in-tree plugins get (built before the flow engine they may extend)."""
 
     agents: AgentClient
+    #: the registry the plugins are being registered in: look strategies up when called
+    #: (every plugin is registered before the node starts), never while being built
+    plugins: PluginRegistry
     #: ``ZCLOUD_TEST_HOOKS``: register the test-only fault hooks
     test_hooks: bool = False
 

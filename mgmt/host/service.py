@@ -23,6 +23,7 @@ from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
 from mgmt.core.states import StateCodes, StatefulOperation
 from mgmt.host.backends import HOST_BACKENDS, HostBackend
+from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS, HostConnectExtension
 from mgmt.host.flows.add import add_host_flow, ip_holder, ip_taken
 from mgmt.host.flows.handshake import HostConnectCtx, handshake_steps
 from mgmt.host.flows.reconnect import reconnect_host_flow, reconnect_operation
@@ -46,6 +47,9 @@ class HostService:
         def backend(hypervisor: str) -> HostBackend:
             return plugins.strategy(HOST_BACKENDS, hypervisor)
 
+        def extensions() -> Sequence[HostConnectExtension]:
+            return plugins.observers(HOST_CONNECT_EXTENSIONS)
+
         settings = parts.settings
 
         def steps() -> Any:
@@ -54,6 +58,7 @@ class HostService:
                 parts.bus,
                 parts.agents,
                 backend,
+                extensions,
                 node_id=settings.node_id,
                 timeout=settings.agent_timeout,
             )
@@ -105,6 +110,7 @@ class HostService:
         start = HostConnectCtx(
             hostUuid=msg.resourceUuid,
             zoneUuid=str(cluster.zone_uuid),
+            clusterUuid=msg.clusterUuid,
             hypervisorType=hypervisor,
             managementIp=msg.managementIp,
             username=msg.username,
@@ -128,6 +134,7 @@ class HostService:
             start = HostConnectCtx(
                 hostUuid=row.uuid,
                 zoneUuid=row.zone_uuid,
+                clusterUuid=row.cluster_uuid,
                 hypervisorType=row.hypervisor_type,
                 managementIp=row.management_ip,
                 username=row.username,

@@ -11,10 +11,12 @@ Public surface (other services import only this package root):
 - ``STATIC_IP``, the ``staticIp::{l3Uuid}::{ip}`` system tag a holder's create reads, and
   ``IP_ALLOCATE_STRATEGY``, the global config that picks the strategy;
 - ``L2NetworkBackend`` / ``L2_NETWORK_BACKENDS``: the extension point hypervisors
-  implement to realise an L2 network on a cluster's hosts.
+  implement to realise an L2 network (``L2Realization``: a bridge, on a VLAN or VXLAN
+  device) on one host; the network service calls it for every host of an attached
+  cluster and for each host that connects.
 """
 
-from mgmt.network.backend import L2_NETWORK_BACKENDS, L2NetworkBackend, NoopL2NetworkBackend
+from mgmt.network.backend import L2_NETWORK_BACKENDS, L2NetworkBackend, L2Realization
 from mgmt.network.config import IP_ALLOCATE_STRATEGY, STATIC_IP
 from mgmt.network.errors import NetworkCodes
 from mgmt.network.inventories import (
@@ -88,9 +90,9 @@ __all__ = [
     "IpRequest",
     "L2NetworkBackend",
     "L2NetworkInventory",
+    "L2Realization",
     "L3NetworkInventory",
     "NetworkCodes",
-    "NoopL2NetworkBackend",
     "RemoveDnsFromL3Network",
     "Strategy",
     "UpdateIpRange",

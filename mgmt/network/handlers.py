@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from ipaddress import IPv4Network
 from typing import Any
 
@@ -28,7 +27,6 @@ from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
 from mgmt.core.resource import canonical_uuid
 from mgmt.network import ipam, vni
-from mgmt.network.backend import L2NetworkBackend, NoopL2NetworkBackend
 from mgmt.network.config import IP_ALLOCATE_STRATEGY, STATIC_IP
 from mgmt.network.errors import NetworkCodes
 from mgmt.network.inventories import (
@@ -62,6 +60,7 @@ from mgmt.network.messages import (
     RemoveDnsFromL3Network,
 )
 from mgmt.network.models import IpRangeRow, L2ClusterRefRow, L2NetworkRow, L3NetworkRow
+from mgmt.network.realize import L2Realizer, cluster_l2s, pool_clusters, realization
 from mgmt.network.resources import IP_RANGE, VIP, l2_inventory, l3_inventory_of
 
 log = logging.getLogger(__name__)
@@ -84,9 +83,7 @@ def _admin(caller: CallerContext) -> None:
 
 
 class NetworkService:
-    def __init__(
-        self, parts: NodeParts, backends: Mapping[str, L2NetworkBackend] | None = None
-    ) -> None:
+    def __init__(self, parts: NodeParts) -> None:
         self._db = parts.db
         self._gconfig = parts.gconfig
         self._l2 = parts.resource("L2Network")
@@ -94,8 +91,7 @@ class NetworkService:
         self._ranges = parts.resource("IpRange")
         self._vips = parts.resource("Vip")
         self._clusters = parts.types.types["Cluster"]
-        self._backends = dict(backends or {})
-        self._noop = NoopL2NetworkBackend()
+        self._realizer = L2Realizer(parts.db, parts.plugins)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -112,9 +108,6 @@ class NetworkService:
             AddIpRangeByNetworkCidr: self.add_ip_range,
             CreateVip: self.create_vip,
         }
-
-    def _backend(self, l2_type: str) -> L2NetworkBackend:
-        return self._backends.get(l2_type, self._noop)
 
     # -- L2 networks ----------------------------------------------------------------------
 
@@ -136,7 +129,11 @@ class NetworkService:
             if isinstance(msg, CreateL2VxlanNetwork) and pool is not None and row.vni is None:
                 row.vni = await vni.allocate_vni(s, pool, row.uuid, msg.vni)
                 await s.flush()
-            return L2NetworkReply(inventory=await self._l2_inventory(s, row))
+            shown = await self._l2_inventory(s, row)
+            clusters = await pool_clusters(s, pool.uuid) if pool is not None else []
+        for cluster_uuid, cidr in clusters:  # a Vxlan network is on its pool's clusters
+            await self._realizer.realize_on_cluster(cluster_uuid, [realization(row, cidr)])
+        return L2NetworkReply(inventory=shown)
 
     async def _pool_of(self, s: AsyncSession, msg: CreateL2VxlanNetwork) -> L2NetworkRow:
         pool_uuid = canonical_uuid(msg.poolUuid, field="poolUuid")
@@ -190,7 +187,8 @@ class NetworkService:
                 )
             await s.flush()
             shown = await self._l2_inventory(s, l2)
-        await self._backend(l2.type).realize(shown, cluster_uuid)
+            wanted = await cluster_l2s(s, cluster_uuid, only=[l2.uuid])
+        await self._realizer.realize_on_cluster(cluster_uuid, wanted)
         return L2NetworkReply(inventory=shown)
 
     async def detach_cluster(
@@ -200,6 +198,8 @@ class NetworkService:
         _admin(caller)
         async with self._db.session() as s, s.begin():
             l2 = await self._l2.visible(s, msg.resourceUuid, caller)
+            # what the hosts have of it, read before the attachment goes
+            held = await cluster_l2s(s, msg.clusterUuid, only=[l2.uuid])
             gone = await s.execute(
                 delete(L2ClusterRefRow).where(
                     L2ClusterRefRow.l2_network_uuid == l2.uuid,
@@ -208,10 +208,7 @@ class NetworkService:
             )
             shown = await self._l2_inventory(s, l2)
         if getattr(gone, "rowcount", 0):
-            try:
-                await self._backend(l2.type).unrealize(shown, msg.clusterUuid)
-            except Exception:  # the hosts are reconciled when they reconnect
-                log.exception("unrealize of L2 %s on cluster %s failed", l2.uuid, msg.clusterUuid)
+            await self._realizer.unrealize_on_cluster(msg.clusterUuid, held)
         return L2NetworkReply(inventory=shown)
 
     # -- L3 networks ----------------------------------------------------------------------

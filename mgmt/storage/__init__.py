@@ -1,1 +1,2 @@
-"""Storage service: primary storage (LocalStorage, NFS, SharedMountPoint) and backup storage (ImageStore)."""
+"""Storage service: primary storage (LocalStorage, NFS, SharedMountPoint) and backup
+storage (ImageStore)."""

@@ -3,15 +3,17 @@
 In order: ``prepare-agent`` (the hypervisor backend makes its agent answer), ``connect``
 (sync ``ConnectHost``: the agent learns its host UUID), ``collect-facts`` (async
 ``HostFacts``: CPUs, speed, memory, architecture, local storage), ``sync-vms`` (async
-``GetVmStates``: the VMs the host runs) and ``define-capacity`` (the host row gets the
-facts and the ``host.cpu`` / ``host.memory`` counters their totals). Every step may run
+``GetVmStates``: the VMs the host runs), ``define-capacity`` (the host row gets the
+facts and the ``host.cpu`` / ``host.memory`` counters their totals) and
+``connect-extensions`` (other services make the host ready for its cluster: its L2
+networks' bridges, ``HOST_CONNECT_EXTENSIONS``). Every step may run
 again after a take-over: the agent commands are ``AgentStep``s (task UUIDs derived from the
 step: a resumed step re-attaches, never sends twice), the rest is idempotent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,6 +27,7 @@ from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
 from mgmt.core.flow import RetryPolicy, Step
 from mgmt.host.backends import HostAccess, HostBackend
+from mgmt.host.extensions import HostConnectExtension
 from mgmt.host.models import HostRow
 from mgmt.host.resources import CPU, MEMORY
 
@@ -38,6 +41,7 @@ HANDSHAKE_RETRY = RetryPolicy(max_attempts=2, initial_delay=0.5)
 class HostConnectCtx(BaseModel):
     hostUuid: str
     zoneUuid: str
+    clusterUuid: str = ""
     hypervisorType: str
     managementIp: str
     username: str = "root"
@@ -202,11 +206,37 @@ class DefineCapacity(Step[HostConnectCtx]):
         return {"cpu": ctx.cpuNum, "memory": ctx.memoryBytes}
 
 
+class ConnectExtensions(Step[HostConnectCtx]):
+    """Every ``HOST_CONNECT_EXTENSIONS`` observer, in order (each one idempotent)."""
+
+    name = "connect-extensions"
+    retry = HANDSHAKE_RETRY
+
+    def __init__(self, extensions: Callable[[], Sequence[HostConnectExtension]]) -> None:
+        self.extensions = extensions
+
+    async def run(self, ctx: HostConnectCtx) -> Any:
+        for extension in self.extensions():
+            try:
+                await extension.host_connecting(ctx.access(), ctx.clusterUuid)
+            except ZCloudError as exc:
+                raise PermanentError(
+                    error(
+                        Codes.AGENT_ERROR,
+                        f"host {ctx.hostUuid} could not be made ready for cluster "
+                        f"{ctx.clusterUuid}: {exc.error.details}",
+                        hostUuid=ctx.hostUuid,
+                    ).caused(exc.error)
+                ) from exc
+        return None
+
+
 def handshake_steps(
     db: Database,
     bus: Bus,
     agents: AgentClient,
     backends: Backends,
+    extensions: Callable[[], Sequence[HostConnectExtension]],
     *,
     node_id: str,
     timeout: float,
@@ -217,4 +247,5 @@ def handshake_steps(
         CollectFacts(agents, backends),
         SyncVms(agents, backends),
         DefineCapacity(db, bus),
+        ConnectExtensions(extensions),
     ]

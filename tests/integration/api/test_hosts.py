@@ -305,3 +305,94 @@ async def test_deleting_the_cluster_or_zone_takes_hosts_and_counters(
     refused = await env.add("127.0.5.3")
     assert refused.status_code == 400, refused.text
     assert refused.json()["error"]["extra"]["field"] == "clusterUuid"
+
+
+async def _bridges(env: Env, host: str) -> dict[str, dict[str, Any]]:
+    resp = await env.http.get(f"{env.sim.url}/sim/hosts/{host}")
+    resp.raise_for_status()
+    bridges: dict[str, dict[str, Any]] = resp.json()["bridges"]
+    return bridges
+
+
+async def test_l2_networks_are_realized_on_every_host_of_their_clusters(
+    env: Env, db: Database
+) -> None:
+    first, later, refused = (str(uuidlib.uuid4()) for _ in range(3))
+    assert (await env.add("127.0.4.1", resourceUuid=first)).status_code == 200
+    zone = {"zoneUuid": env.zone_uuid}
+    novlan = await env.admin.ok(
+        "POST", "/v1/l2-networks/no-vlan", json={**zone, "name": "n", "physicalInterface": "eth0"}
+    )
+    vlan = await env.admin.ok(
+        "POST",
+        "/v1/l2-networks/vlan",
+        json={**zone, "name": "v", "physicalInterface": "eth1", "vlan": 100},
+    )
+    pool = await env.admin.ok(
+        "POST",
+        "/v1/l2-networks/vxlan-pool",
+        json={**zone, "name": "p", "vniRanges": [{"startVni": 7000, "endVni": 7009}]},
+    )
+    pool_uuid = pool["inventory"]["uuid"]
+    vx = await env.admin.ok(
+        "POST", "/v1/l2-networks/vxlan", json={**zone, "name": "x", "poolUuid": pool_uuid}
+    )
+    vni = vx["inventory"]["vni"]
+
+    def attach(l2: str, **extra: Any) -> Any:
+        return env.admin.call(
+            "POST",
+            f"/v1/l2-networks/{l2}/actions/attach-cluster",
+            json={"clusterUuid": env.cluster_uuid, **extra},
+        )
+
+    for l2, extra in (
+        (novlan["inventory"]["uuid"], {}),
+        (vlan["inventory"]["uuid"], {}),
+        (pool_uuid, {"vtepCidr": "10.9.0.0/24"}),
+    ):
+        resp = await attach(l2, **extra)
+        assert resp.status_code == 200, resp.text
+    wanted = {"br_eth0", "br_eth1_100", f"br_vx_{vni}"}
+    assert set(await _bridges(env, first)) == wanted
+    assert (await _bridges(env, first))[f"br_vx_{vni}"]["vtepCidr"] == "10.9.0.0/24"
+    assert (await _bridges(env, first))["br_eth1_100"]["vlan"] == 100
+
+    # a host added later gets every bridge of its cluster while it connects; a Vxlan
+    # network created in an attached pool reaches every host at once
+    assert (await env.add("127.0.4.2", resourceUuid=later)).status_code == 200
+    assert set(await _bridges(env, later)) == wanted
+    vx2 = await env.admin.ok(
+        "POST", "/v1/l2-networks/vxlan", json={**zone, "name": "x2", "poolUuid": pool_uuid}
+    )
+    wanted.add(f"br_vx_{vx2['inventory']['vni']}")
+    for host in (first, later):
+        assert set(await _bridges(env, host)) == wanted
+
+    # an agent that refuses: the attach is a 409 naming the host; attaching again retries
+    eth2 = await env.admin.ok(
+        "POST", "/v1/l2-networks/no-vlan", json={**zone, "name": "e2", "physicalInterface": "eth2"}
+    )
+    await env.fault(first, command="RealizeL2Network", action="fail", error="no eth2 here")
+    failed = await attach(eth2["inventory"]["uuid"])
+    assert failed.status_code == 409 and first in failed.text, failed.text
+    assert "br_eth2" in await _bridges(env, later)
+    await env.http.delete(f"{env.sim.url}/sim/hosts/{first}/faults")
+    assert (await attach(eth2["inventory"]["uuid"])).status_code == 200
+    assert "br_eth2" in await _bridges(env, first)
+
+    # detach: the bridge leaves every host of the cluster
+    gone = await env.admin.call(
+        "POST",
+        f"/v1/l2-networks/{novlan['inventory']['uuid']}/actions/detach-cluster",
+        json={"clusterUuid": env.cluster_uuid},
+    )
+    assert gone.status_code == 200, gone.text
+    for host in (first, later):
+        assert "br_eth0" not in await _bridges(env, host)
+
+    # a host whose agent cannot set up its cluster's networks is not added
+    await env.fault(refused, command="RealizeL2Network", action="fail", error="bridge broken")
+    resp = await env.add("127.0.4.3", resourceUuid=refused)
+    assert resp.status_code == 503 and "bridge broken" in resp.text, resp.text
+    assert await _left_behind(db, refused) == NOTHING
