@@ -91,7 +91,7 @@ from mgmt.core.plugins import (
 from mgmt.core.query import QueryRegistry
 from mgmt.core.resource import ResourceTypes
 from mgmt.core.resource import uuids as _uuid_models  # noqa: F401
-from mgmt.core.service import FlowOwner, StateOwner
+from mgmt.core.service import FlowOwner, ListenerOwner, StateOwner
 from mgmt.core.shutdown import Shutdown
 from mgmt.core.states import StatefulRunner, StateRegistry, StateReleaser, StateSweeper
 from mgmt.core.tags import TagRegistry, TagService
@@ -509,6 +509,8 @@ def _wire_modules(
         if isinstance(service, StateOwner):
             states.add(*service.stateful_operations())
         wired.listeners.extend(module.listeners(parts))
+        if isinstance(service, ListenerOwner):
+            wired.listeners.extend(service.partition_listeners())
         wired.runners.extend(module.runners(parts))
     return wired
 

@@ -87,6 +87,22 @@ class PingHost(AgentCommand):
     hostUuid: str
 
 
+class HeartbeatHostReply(AgentReply):
+    #: the host this agent serves: another UUID means another machine took the address
+    hostUuid: str = ""
+    uptimeSeconds: float = 0.0
+
+
+class HeartbeatHost(AgentCommand):
+    """The owner's periodic check that the host is there (sync: it must be cheap, every
+    host gets one each ping interval)."""
+
+    path: ClassVar[str] = "/host/heartbeat"
+    reply_type: ClassVar[type[AgentReply]] = HeartbeatHostReply
+    is_async: ClassVar[bool] = False
+    hostUuid: str
+
+
 class HostCapacityReply(AgentReply):
     cpuNum: int = 0
     cpuUsed: int = 0

@@ -17,6 +17,8 @@ from agent.protocol import (
     EchoReply,
     GetVmStates,
     GetVmStatesReply,
+    HeartbeatHost,
+    HeartbeatHostReply,
     HostCapacity,
     HostCapacityReply,
     HostFacts,
@@ -83,6 +85,10 @@ def _facts(host: SimHost, cmd: HostFacts) -> AgentReply:
 
 def _ping(host: SimHost, cmd: PingHost) -> AgentReply:
     return PingHostReply(hostUuid=host.uuid, uptimeSeconds=time.monotonic() - host.booted)
+
+
+def _heartbeat(host: SimHost, cmd: HeartbeatHost) -> AgentReply:
+    return HeartbeatHostReply(hostUuid=host.uuid, uptimeSeconds=time.monotonic() - host.booted)
 
 
 def _capacity(host: SimHost, cmd: HostCapacity) -> AgentReply:
@@ -157,6 +163,7 @@ HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]
     ConnectHost: _connect,  # type: ignore[dict-item]
     HostFacts: _facts,  # type: ignore[dict-item]
     PingHost: _ping,  # type: ignore[dict-item]
+    HeartbeatHost: _heartbeat,  # type: ignore[dict-item]
     HostCapacity: _capacity,  # type: ignore[dict-item]
     StartVm: _start,  # type: ignore[dict-item]
     StopVm: _stop,  # type: ignore[dict-item]

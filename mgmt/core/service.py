@@ -1,7 +1,8 @@
 """What the composition root needs from a service.
 
 Every service serves messages (``handlers``). One that owns durable flows also implements
-``FlowOwner``; one with state machines, ``StateOwner``: the root registers those too.
+``FlowOwner``; one with state machines, ``StateOwner``; one whose partition listeners
+(trackers) use its own operations, ``ListenerOwner``: the root registers those too.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
+from mgmt.core.node import PartitionListener
 from mgmt.core.states import StatefulOperation
 
 
@@ -32,4 +34,11 @@ class FlowOwner(Protocol):
 class StateOwner(Protocol):
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
         """The operations of its state machines and the flows that run them."""
+        ...
+
+
+@runtime_checkable
+class ListenerOwner(Protocol):
+    def partition_listeners(self) -> Sequence[PartitionListener]:
+        """Its trackers (told of every change of the owned partitions)."""
         ...

@@ -8,6 +8,7 @@ The hypervisor is a strategy: the cluster's ``hypervisorType`` picks the ``HostB
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
+from mgmt.core.node import PartitionListener
 from mgmt.core.states import StateCodes, StatefulOperation
 from mgmt.host.backends import HOST_BACKENDS, HostBackend
 from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS, HostConnectExtension
@@ -29,6 +31,7 @@ from mgmt.host.flows.handshake import HostConnectCtx, handshake_steps
 from mgmt.host.flows.reconnect import reconnect_host_flow, reconnect_operation
 from mgmt.host.messages import AddHost, ChangeHostState, HostReply, ReconnectHost
 from mgmt.host.models import HostRow
+from mgmt.host.ping import HostPinger
 from mgmt.host.resources import inventory
 from mgmt.host.states import CONNECT, HOST_STATUS, STATE_EVENTS
 
@@ -65,6 +68,9 @@ class HostService:
 
         self._add = add_host_flow(parts.db, parts.bus, self._hosts, steps(), settings.node_id)
         self._reconnect = reconnect_operation(reconnect_host_flow(steps()))
+        self._pinger = HostPinger(
+            parts.db, parts.bus, parts.gconfig, parts.agents, backend, self.reconnect_host
+        )
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -75,6 +81,9 @@ class HostService:
 
     def flows(self) -> Sequence[FlowDef[Any]]:
         return (self._add, self._reconnect.flow)
+
+    def partition_listeners(self) -> Sequence[PartitionListener]:
+        return (self._pinger,)
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
         # the add flow holds the host it inserts (connect by insertion): registering it lets
@@ -131,24 +140,30 @@ class HostService:
     async def reconnect(self, msg: ReconnectHost, ctx: HandlerContext) -> HostReply:
         async with self._db.session() as s:
             row = await self._hosts.visible(s, msg.resourceUuid, caller_of(msg))
-            start = HostConnectCtx(
-                hostUuid=row.uuid,
-                zoneUuid=row.zone_uuid,
-                clusterUuid=row.cluster_uuid,
-                hypervisorType=row.hypervisor_type,
-                managementIp=row.management_ip,
-                username=row.username,
-                sshPort=row.ssh_port,
-                # a simulated host keeps the capacity it has (the connect asks for none)
-            )
-        await self._states.run(
-            self._reconnect,
-            start,
-            resource_uuid=msg.resourceUuid,
-            run_id=ctx.message_id,
-            deadline=ctx.deadline,
-        )
+        await self._run_reconnect(row, ctx.message_id, ctx.deadline)
         return await self._reply(msg.resourceUuid)
+
+    async def reconnect_host(self, uuid: str) -> None:
+        """The pinger's reconnect of a host that answers again (a run of its own)."""
+        async with self._db.session() as s:
+            row = await s.get(HostRow, uuid)
+        if row is not None:
+            await self._run_reconnect(row, str(uuidlib.uuid4()), None)
+
+    async def _run_reconnect(self, row: HostRow, run_id: str, deadline: float | None) -> None:
+        start = HostConnectCtx(
+            hostUuid=row.uuid,
+            zoneUuid=row.zone_uuid,
+            clusterUuid=row.cluster_uuid,
+            hypervisorType=row.hypervisor_type,
+            managementIp=row.management_ip,
+            username=row.username,
+            sshPort=row.ssh_port,
+            # a simulated host keeps the capacity it has (the connect asks for none)
+        )
+        await self._states.run(
+            self._reconnect, start, resource_uuid=row.uuid, run_id=run_id, deadline=deadline
+        )
 
     async def change_state(self, msg: ChangeHostState, ctx: HandlerContext) -> HostReply:
         allowed, target = STATE_EVENTS[msg.stateEvent]

@@ -50,6 +50,8 @@ class Env:
         resp = await self.http.get(f"{self.sim.url}/sim/hosts/{host}/runs")
         resp.raise_for_status()
         by_path: dict[str, int] = resp.json()["byPath"]
+        # the owner's pings are background traffic, not part of what a test counts
+        by_path.pop("/host/heartbeat", None)
         return by_path
 
     async def add(self, ip: str, **body: Any) -> httpx.Response:
@@ -396,3 +398,45 @@ async def test_l2_networks_are_realized_on_every_host_of_their_clusters(
     resp = await env.add("127.0.4.3", resourceUuid=refused)
     assert resp.status_code == 503 and "bridge broken" in resp.text, resp.text
     assert await _left_behind(db, refused) == NOTHING
+
+
+async def _status(env: Env, host: str) -> str:
+    got = await env.admin.ok("GET", f"/v1/hosts/{host}")
+    status: str = got["inventory"]["status"]
+    return status
+
+
+async def test_a_host_that_stops_answering_is_disconnected_then_reconnected_by_its_owner(
+    env: Env,
+) -> None:
+    for name, value in (("ping.interval", 1), ("ping.maxFailure", 2), ("ping.timeout", 2)):
+        await env.admin.ok("PUT", f"/v1/global-configs/host.{name}", json={"value": value})
+    host = str(uuidlib.uuid4())
+    assert (await env.add("127.0.6.1", resourceUuid=host)).status_code == 200
+
+    async def status_is(wanted: str) -> bool:
+        return await _status(env, host) == wanted
+
+    async def round_trip(why: str) -> None:
+        # a host that stops answering is Disconnected after the misses; answering again,
+        # it is reconnected: the whole handshake runs again (facts read anew)
+        facts_before = (await env.runs(host))["/host/facts"]
+        await env.fault(host, command="HeartbeatHost", action="fail", error="gone")
+        await eventually(lambda: status_is("Disconnected"), timeout=60, message=why)
+        await env.http.delete(f"{env.sim.url}/sim/hosts/{host}/faults")
+        await eventually(lambda: status_is("Connected"), timeout=60, message="reconnected")
+        assert (await env.runs(host))["/host/facts"] == facts_before + 1
+
+    await round_trip("Disconnected by the pings")
+    # the owner SIGKILLed: the surviving node owns every partition and pings the host
+    env.nodes[0].kill(signal.SIGKILL)
+    await round_trip("Disconnected by the surviving node")
+
+    # a reconnect that fails (HostFacts fails both attempts) leaves the host Disconnected;
+    # the next ping that is answered tries again, and that one connects it
+    facts_before = (await env.runs(host))["/host/facts"]
+    await env.fault(host, command="HostFacts", action="fail", error="facts broken", times=2)
+    await env.fault(host, command="HeartbeatHost", action="fail", error="gone", times=3)
+    await eventually(lambda: status_is("Disconnected"), timeout=60, message="Disconnected")
+    await eventually(lambda: status_is("Connected"), timeout=90, message="reconnected at last")
+    assert (await env.runs(host))["/host/facts"] == facts_before + 3
