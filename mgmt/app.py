@@ -22,6 +22,8 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 
+from mgmt.allocator import HOST_FILTERS, HOST_STRATEGIES
+from mgmt.allocator.module import MODULE as ALLOCATOR
 from mgmt.core import membership as _membership_models  # noqa: F401
 from mgmt.core import quota as _quota_models  # noqa: F401
 from mgmt.core.agenttasks import AgentClient, AgentTaskService
@@ -74,6 +76,7 @@ from mgmt.core.module import (
     Modules,
     NodeParts,
     PluginParts,
+    ReadParts,
     Runner,
     ServiceModule,
     Stoppable,
@@ -136,6 +139,8 @@ MODULES = Modules(
         HOST,
         WEBHOOK,
         DIAG,
+        # last: its filters run after the other services' (capacity is the last one)
+        ALLOCATOR,
     )
 )
 
@@ -150,6 +155,8 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     COUNTER_SOURCES,
     L2_NETWORK_BACKENDS,
     HOST_BACKENDS,
+    HOST_FILTERS,
+    HOST_STRATEGIES,
 )
 
 #: Every API message of the in-tree services: the REST API is derived from these.
@@ -372,6 +379,7 @@ def build_node(
         TagCascadeObserver.plugin(tags),
         SimulatorPlugin(settings.simulator_agent_url),
         *(p for m in modules.modules for p in m.plugins(early)),
+        *modules.read_plugins(early),
     ]
     for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:
         plugins.register(plugin)
@@ -565,12 +573,23 @@ def build_api(
         apis=modules.apis,
         statuses=modules.error_statuses(),
     )
-    readable = readables(TagService(db, tag_registry(modules)), db, modules)
+    tags = TagService(db, tag_registry(modules))
+    readable = readables(tags, db, modules)
     registry = QueryRegistry(r.query for r in readable)
     registry.validate()
+    # the plugins a frontend's collection reads run (host filters): the modules' read-only
+    # ones, the same objects a node registers (external plugins are the nodes' only)
+    plugins = PluginRegistry(EXTENSION_POINTS)
+    for plugin in modules.read_plugins(BaseParts(db, tags)):
+        plugins.register(plugin)
+    collection_reads = modules.collection_reads(
+        ReadParts(db, tags, gconfig, modules.types(), plugins)
+    )
     return ApiFrontend(
         writes,
-        ReadContext(db, auth, registry, readable, modules.resource_reads),
+        ReadContext(
+            db, auth, registry, readable, modules.resource_reads, collection_reads=collection_reads
+        ),
         gconfig,
         AuditWriter(db),
         owns_gconfig=owns_gconfig,

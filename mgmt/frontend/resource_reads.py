@@ -16,10 +16,10 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from mgmt.core.api import ApiCodes, CallerContext, not_found
-from mgmt.core.api.reads import ReadableResource, ResourceRead
+from mgmt.core.api import ApiCodes, CallerContext, http_status, not_found
+from mgmt.core.api.reads import CollectionRead, ReadableResource, ResourceRead
 from mgmt.core.db import Database
-from mgmt.core.errors import error
+from mgmt.core.errors import ZCloudError, error
 from mgmt.core.query import Condition, Op, QueryError, QueryRegistry, Visibility, build_select
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 from mgmt.frontend.errors import validation_error
@@ -128,4 +128,67 @@ def _mount(
         response_model=None,
         openapi_extra=SECURED,
         responses={200: {"model": read.reply}, **error_responses(403)},
+    )
+
+
+def mount_collection_reads(
+    app: FastAPI,
+    *,
+    db: Database,
+    auth: Authenticator,
+    registry: QueryRegistry,
+    reads: Sequence[CollectionRead],
+    visibility: Any,
+) -> None:
+    """``GET /v1/<collection>/<path>`` for each read; ``visibility(caller)`` as above."""
+    for read in reads:
+        _mount_collection(app, db, auth, registry, read, visibility)
+
+
+def _mount_collection(
+    app: FastAPI,
+    db: Database,
+    auth: Authenticator,
+    registry: QueryRegistry,
+    read: CollectionRead,
+    visibility: Any,
+) -> None:
+    async def endpoint(request: Request, **params: Any) -> Response:
+        caller: CallerContext = await auth.caller(request)
+        if read.admin_only and not caller.isAdmin:
+            raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"no read {read.path}"))
+        await auth.authorize(caller, read.operation_id, "*")
+        try:
+            args = read.params.model_validate(params)
+        except ValidationError as exc:
+            raise validation_error(exc) from exc
+
+        async def sees(resource: str, uuid: str) -> bool:
+            return await _sees(db, registry, resource, uuid, visibility(caller))
+
+        try:
+            async with db.read_session() as s:
+                reply = await read.read(s, caller, sees, args)
+        except ZCloudError as exc:  # the read's refusal (a UUID it cannot use), named
+            raise ApiHttpError(http_status(exc.error), exc.error) from exc
+        return Response(reply.model_dump_json(), media_type="application/json")
+
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+            ),
+            *_query_parameters(read.params),
+        ]
+    )
+    app.add_api_route(
+        f"/v1/{read.collection}/{read.path}",
+        endpoint,
+        methods=["GET"],
+        tags=[read.collection],
+        summary=read.summary,
+        operation_id=read.operation_id,
+        response_model=None,
+        openapi_extra=SECURED,
+        responses={200: {"model": read.reply}, **error_responses(403, *[404] * read.admin_only)},
     )
