@@ -22,26 +22,20 @@ class L3AttachedFilter:
     ) -> Mapping[str, str]:
         if not spec.l3_network_uuids:
             return {}
-        l2_of = dict(
-            (
-                await session.execute(
-                    select(L3NetworkRow.uuid, L3NetworkRow.l2_network_uuid).where(
-                        L3NetworkRow.uuid.in_(spec.l3_network_uuids)
-                    )
-                )
-            ).tuples()
+        found = await session.execute(
+            select(L3NetworkRow.uuid, L3NetworkRow.l2_network_uuid).where(
+                L3NetworkRow.uuid.in_(spec.l3_network_uuids)
+            )
         )
+        l2_of = {str(l3): str(l2) for l3, l2 in found.all()}
         clusters = {h.cluster_uuid for h in hosts}
-        attached = set(
-            (
-                await session.execute(
-                    select(L2ClusterRefRow.l2_network_uuid, L2ClusterRefRow.cluster_uuid).where(
-                        L2ClusterRefRow.l2_network_uuid.in_(set(l2_of.values())),
-                        L2ClusterRefRow.cluster_uuid.in_(clusters),
-                    )
-                )
-            ).tuples()
+        refs = await session.execute(
+            select(L2ClusterRefRow.l2_network_uuid, L2ClusterRefRow.cluster_uuid).where(
+                L2ClusterRefRow.l2_network_uuid.in_(set(l2_of.values())),
+                L2ClusterRefRow.cluster_uuid.in_(clusters),
+            )
         )
+        attached = {(str(l2), str(c)) for l2, c in refs.all()}
         out: dict[str, str] = {}
         for h in hosts:
             for l3 in spec.l3_network_uuids:
