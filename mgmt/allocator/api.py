@@ -4,65 +4,61 @@ host would not. A ``CollectionRead``, served by the frontends from the database 
 same filters (``read_plugins``) and strategies a node's ``HostAllocator`` uses.
 
 Tenancy: anyone may ask, with the offerings, L3 networks, images and disk offerings they
-see (their own, shared with them, or public): any other UUID is a 400 naming the field,
+see (their own, shared with them, or public): any other UUID is a 404 naming the field,
 as if it did not exist. Hosts are infrastructure (their reads are admin-only), so a
-tenant's answer names the zones and clusters but lists no hosts and no rejections.
+tenant's answer names the zones and clusters but lists no hosts and no rejections, and a
+tenant naming hosts (``hostUuid``, ``avoidHostUuids``) is refused (403).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.allocator.allocator import HostAllocator
 from mgmt.allocator.contract import AllocationSpec
-from mgmt.core.api import ApiCodes, CallerContext
+from mgmt.core.api import UUID_PATTERN, ApiCodes, CallerContext, not_found
 from mgmt.core.api.reads import CollectionRead, Sees
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.module import ReadParts
 
 _MAX_LIST = 64
+Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+
+
+def _uuid(description: str) -> Any:
+    return Field(default=None, pattern=UUID_PATTERN, description=description)
 
 
 class CandidatesParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    instanceOfferingUuid: str | None = Field(
-        default=None,
-        max_length=64,
-        description="The VM's instance offering (CPU, memory, "
-        "allocator strategy); or give cpuNum and memorySize.",
+    instanceOfferingUuid: str | None = _uuid(
+        "The VM's instance offering (CPU, memory, allocator strategy); or give cpuNum and "
+        "memorySize."
     )
     cpuNum: int | None = Field(default=None, ge=1, le=1024, description="vCPUs (no offering).")
     memorySize: int | None = Field(
         default=None, ge=1, le=1 << 50, description="Memory in bytes (no offering)."
     )
-    imageUuid: str | None = Field(default=None, max_length=64, description="The VM's image.")
-    l3NetworkUuids: list[str] = Field(
-        default=[],
-        max_length=_MAX_LIST,
-        description="The VM's L3 networks (repeat the parameter or separate with commas).",
+    imageUuid: str | None = _uuid("The VM's image.")
+    l3NetworkUuids: list[Uuid] = Field(
+        default=[], description="The VM's L3 networks (repeat the parameter for each)."
     )
-    rootDiskOfferingUuid: str | None = Field(
-        default=None, max_length=64, description="The root disk's offering (ISO images)."
-    )
-    zoneUuid: str | None = Field(default=None, max_length=64, description="Only this zone.")
-    clusterUuid: str | None = Field(default=None, max_length=64, description="Only this cluster.")
-    hostUuid: str | None = Field(
-        default=None, max_length=64, description="Only this host (admins)."
-    )
+    rootDiskOfferingUuid: str | None = _uuid("The root disk's offering (ISO images).")
+    zoneUuid: str | None = _uuid("Only this zone.")
+    clusterUuid: str | None = _uuid("Only this cluster.")
+    hostUuid: str | None = _uuid("Only this host (admins).")
     hypervisorType: str | None = Field(
         default=None, max_length=32, description="Only hosts of this hypervisor type."
     )
-    avoidHostUuids: list[str] = Field(
-        default=[], max_length=_MAX_LIST, description="Hosts to leave out (admins)."
+    avoidHostUuids: list[Uuid] = Field(
+        default=[], description="Hosts to leave out (admins; repeat the parameter for each)."
     )
-    hostTags: list[str] = Field(
-        default=[], max_length=_MAX_LIST, description="Host tags every host must carry."
-    )
+    hostTags: list[str] = Field(default=[], description="Host tags every host must carry.")
 
 
 class CandidateZone(BaseModel):
@@ -111,8 +107,8 @@ class CandidatesReply(BaseModel):
     )
 
 
-def _split(values: list[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(v.strip() for x in values for v in x.split(",") if v.strip()))
+def _unique(values: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
 
 
 def _bad(field: str, why: str) -> PermanentError:
@@ -129,15 +125,16 @@ class CandidatesRead:
         return None if found is None else found.table
 
     async def _visible(self, sees: Sees, type_name: str, field: str, uuid: str | None) -> None:
+        """404 naming ``field`` unless the caller sees it (as ``GET`` of it would)."""
         if uuid is None:
             return
         if self._table(type_name) is None or not await sees(type_name, uuid):
-            raise _bad(field, f"no {type_name} {uuid}")
+            raise PermanentError(not_found(type_name, uuid, field=field))
 
     async def _exists(self, s: AsyncSession, type_name: str, field: str, uuid: str | None) -> None:
         table = self._table(type_name)
         if uuid is not None and (table is None or await s.get(table, uuid) is None):
-            raise _bad(field, f"no {type_name} {uuid}")
+            raise PermanentError(not_found(type_name, uuid, field=field))
 
     async def spec(
         self, s: AsyncSession, caller: CallerContext, sees: Sees, p: CandidatesParams
@@ -157,7 +154,7 @@ class CandidatesRead:
             )
         else:
             cpu, memory = p.cpuNum, p.memorySize
-        l3s = _split(p.l3NetworkUuids)
+        l3s = _unique(p.l3NetworkUuids)
         for l3 in l3s:
             await self._visible(sees, "L3Network", "l3NetworkUuids", l3)
         await self._visible(sees, "Image", "imageUuid", p.imageUuid)
@@ -169,7 +166,10 @@ class CandidatesRead:
         await self._exists(s, "Zone", "zoneUuid", p.zoneUuid)
         await self._exists(s, "Cluster", "clusterUuid", p.clusterUuid)
         if not caller.isAdmin and (p.hostUuid is not None or p.avoidHostUuids):
-            raise _bad("hostUuid" if p.hostUuid else "avoidHostUuids", "hosts are for admins")
+            field = "hostUuid" if p.hostUuid else "avoidHostUuids"
+            raise PermanentError(
+                error(ApiCodes.PERMISSION_DENIED, f"{field}: hosts are admin-only", field=field)
+            )
         await self._exists(s, "Host", "hostUuid", p.hostUuid)
         return AllocationSpec(
             account_uuid=caller.accountUuid,
@@ -182,7 +182,7 @@ class CandidatesRead:
             zone_uuid=p.zoneUuid,
             cluster_uuid=p.clusterUuid,
             host_uuid=p.hostUuid,
-            avoid_host_uuids=_split(p.avoidHostUuids),
+            avoid_host_uuids=_unique(p.avoidHostUuids),
             host_tags=tuple(dict.fromkeys(p.hostTags)),
             instance_offering_uuid=p.instanceOfferingUuid,
         )

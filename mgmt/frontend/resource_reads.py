@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_origin
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import Response
@@ -43,12 +43,21 @@ async def _sees(
         return int(await s.scalar(plan.count) or 0) == 1
 
 
+_SCALAR_BOUNDS = ("ge", "le", "min_length", "max_length", "pattern")
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) in (list, tuple)
+
+
 def _query_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
     """One keyword parameter per field, so FastAPI validates and documents each."""
     out = []
     for name, info in model.model_fields.items():
-        # FastAPI parses the type and documents the bounds; the model validates them
-        bounds = {k: getattr(m, k) for m in info.metadata for k in ("ge", "le") if hasattr(m, k)}
+        # FastAPI parses the type and documents the bounds; the model validates them (a
+        # list's own bounds stay the model's: its items carry theirs in the annotation)
+        keys = ("ge", "le") if _is_list(info.annotation) else _SCALAR_BOUNDS
+        bounds = {k: getattr(m, k) for m in info.metadata for k in keys if hasattr(m, k)}
         annotation: Any = info.annotation
         default = Query(default=info.default, description=info.description, **bounds)
         out.append(
@@ -190,5 +199,7 @@ def _mount_collection(
         operation_id=read.operation_id,
         response_model=None,
         openapi_extra=SECURED,
-        responses={200: {"model": read.reply}, **error_responses(403, *[404] * read.admin_only)},
+        # 404: a UUID the read was given that the caller cannot see (or the read itself,
+        # for a non-admin, when it is admin-only)
+        responses={200: {"model": read.reply}, **error_responses(403, 404)},
     )

@@ -240,7 +240,7 @@ async def _designations_and_tags(env: Env, small: dict[str, Any]) -> None:
     assert await env.kept(zoneUuid=env.zone, **small) == ["h1", "h2", "h3"]
     assert await env.kept(clusterUuid=env.c2, **small) == ["h3"]
     assert await env.kept(hostUuid=env.hosts["h2"], **small) == ["h2"]
-    assert await env.kept(avoidHostUuids=f"{env.hosts['h1']},{env.hosts['h3']}", **small) == ["h2"]
+    assert await env.kept(avoidHostUuids=[env.hosts["h1"], env.hosts["h3"]], **small) == ["h2"]
 
     # host tags: user tags on hosts
     await env.admin.ok(
@@ -274,22 +274,23 @@ async def _offering(env: Env) -> str:
 
 
 async def _refusals(env: Env, small: dict[str, Any], offering: str) -> None:
-    """What the read cannot use is a 400 naming the field."""
+    """A UUID of nothing is a 404 naming the field; a bad request a 400 naming it."""
     nobody = str(uuidlib.uuid4())
-    for params, field in (
-        ({"instanceOfferingUuid": nobody}, "instanceOfferingUuid"),
-        ({"l3NetworkUuids": nobody, **small}, "l3NetworkUuids"),
-        ({"imageUuid": nobody, **small}, "imageUuid"),
-        ({"zoneUuid": nobody, **small}, "zoneUuid"),
-        ({"clusterUuid": nobody, **small}, "clusterUuid"),
-        ({"hostUuid": nobody, **small}, "hostUuid"),
-        ({"rootDiskOfferingUuid": nobody, **small}, "rootDiskOfferingUuid"),
-        ({"cpuNum": 1}, "memorySize"),
-        ({"instanceOfferingUuid": offering, "cpuNum": 1}, "cpuNum"),
-        ({"cpuNum": 0, "memorySize": 1}, "cpuNum"),
+    for params, field, status in (
+        ({"instanceOfferingUuid": nobody}, "instanceOfferingUuid", 404),
+        ({"l3NetworkUuids": nobody, **small}, "l3NetworkUuids", 404),
+        ({"imageUuid": nobody, **small}, "imageUuid", 404),
+        ({"zoneUuid": nobody, **small}, "zoneUuid", 404),
+        ({"clusterUuid": nobody, **small}, "clusterUuid", 404),
+        ({"hostUuid": nobody, **small}, "hostUuid", 404),
+        ({"rootDiskOfferingUuid": nobody, **small}, "rootDiskOfferingUuid", 404),
+        ({"zoneUuid": "not-a-uuid", **small}, "zoneUuid", 400),
+        ({"cpuNum": 1}, "memorySize", 400),
+        ({"instanceOfferingUuid": offering, "cpuNum": 1}, "cpuNum", 400),
+        ({"cpuNum": 0, "memorySize": 1}, "cpuNum", 400),
     ):
         resp = await env.admin.call("GET", CANDIDATES, params=params)
-        assert resp.status_code == 400, (params, resp.text)
+        assert resp.status_code == status, (params, resp.text)
         assert field in resp.text, (params, resp.text)
 
 
@@ -298,7 +299,7 @@ async def _tenancy(env: Env, small: dict[str, Any], offering: str) -> None:
     await env.admin.ok("POST", "/v1/accounts", json={"name": "at", "password": "at-pw-123456"})
     tenant = await Api.login(env.http, env.admin.base, "at", "at-pw-123456")
     hidden = await tenant.call("GET", CANDIDATES, params={"instanceOfferingUuid": offering})
-    assert hidden.status_code == 400 and "instanceOfferingUuid" in hidden.text, hidden.text
+    assert hidden.status_code == 404 and "instanceOfferingUuid" in hidden.text, hidden.text
     await env.admin.ok(
         "POST",
         "/v1/resource-shares",
@@ -308,10 +309,9 @@ async def _tenancy(env: Env, small: dict[str, Any], offering: str) -> None:
     assert seen["zones"] == [{"uuid": env.zone, "name": "az"}] and len(seen["clusters"]) == 2
     assert seen["hosts"] == [] and seen["rejected"] == []
     no_l3 = await tenant.call("GET", CANDIDATES, params={"l3NetworkUuids": env.l3, **small})
-    assert no_l3.status_code == 400 and "l3NetworkUuids" in no_l3.text
-    assert (
-        await tenant.call("GET", CANDIDATES, params={"hostUuid": env.hosts["h1"], **small})
-    ).status_code == 400
+    assert no_l3.status_code == 404 and "l3NetworkUuids" in no_l3.text
+    hosts = await tenant.call("GET", CANDIDATES, params={"hostUuid": env.hosts["h1"], **small})
+    assert hosts.status_code == 403 and "hostUuid" in hosts.text, hosts.text
 
 
 class Config:
