@@ -238,6 +238,22 @@ class ResourceCascades:
         return [Extension(CASCADE_RESOURCES, c, type=c.type_name) for c in self._types.cascades()]
 
 
+#: points frontends run too (the candidates read): claimed from a module's read_plugins only
+READ_POINTS: tuple[ExtensionPoint[Any], ...] = (HOST_FILTERS, HOST_STRATEGIES)
+
+
+def _no_read_points(plugins: PluginRegistry, node_only: set[str]) -> None:
+    """A module plugin (nodes only) claiming a point frontends run too would make the
+    candidates read disagree with allocation: start-up fails naming it."""
+    for point in READ_POINTS:
+        for name in plugins.claimants(point):
+            if name in node_only:
+                raise PluginError(
+                    f"plugin {name!r} claims {point.name!r} from a module's plugins; "
+                    "register it from the module's read_plugins, so frontends run it too"
+                )
+
+
 def readables(tags: TagService, db: Database, modules: Modules = MODULES) -> list[ReadableResource]:
     """Every resource the REST API reads (and queries, and ZQL)."""
     return modules.readables(BaseParts(db, tags))
@@ -374,15 +390,17 @@ def build_node(
 
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
+    node_only = [p for m in modules.modules for p in m.plugins(early)]
     in_tree: list[Plugin] = [
         ResourceCascades(types),
         TagCascadeObserver.plugin(tags),
         SimulatorPlugin(settings.simulator_agent_url),
-        *(p for m in modules.modules for p in m.plugins(early)),
+        *node_only,
         *modules.read_plugins(early),
     ]
     for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:
         plugins.register(plugin)
+    _no_read_points(plugins, {p.name for p in node_only})
 
     flow_registry = FlowRegistry()
     flow_metrics = FlowMetrics(registry)
