@@ -55,5 +55,5 @@ def test_a_filter_from_a_modules_node_plugins_fails_start_up_naming_it() -> None
     plugins = _registry()
     plugins.register(NodeOnlyFilter())
     _no_read_points(plugins, set())  # external or read plugins: fine
-    with pytest.raises(PluginError, match="node-only-filter.*read_plugins"):
+    with pytest.raises(PluginError, match=r"node-only-filter.*read_plugins"):
         _no_read_points(plugins, {"node-only-filter"})
