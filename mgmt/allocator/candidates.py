@@ -23,12 +23,12 @@ from mgmt.core.gconfig import GlobalConfigDef
 from mgmt.core.resource import ResourceTypes
 from mgmt.core.tags.models import SYSTEM, USER, TagRow
 from mgmt.core.tags.patterns import parse_size
+from mgmt.host import CPU_COUNTER, MEMORY_COUNTER
 
 T = TypeVar("T")
 
-#: the host service's counter names (mgmt/host/resources.py)
-CPU = "host.cpu"
-MEMORY = "host.memory"
+CPU = CPU_COUNTER
+MEMORY = MEMORY_COUNTER
 
 
 class ConfigView(Protocol):

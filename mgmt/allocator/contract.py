@@ -67,6 +67,7 @@ class HostCandidate:
     available_cpu: int
     total_memory: int
     available_memory: int
+    #: VMs allocated to the host (the allocations holding its CPU counter)
     vm_count: int = 0
     tags: frozenset[str] = field(default_factory=frozenset)
     #: over-commit of ``total_cpu`` (``host.cpu.overProvisioning.ratio`` when loaded)

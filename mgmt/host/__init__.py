@@ -1,5 +1,6 @@
 """Host service: hosts in clusters, the connect handshake, hypervisor backends. Public
-surface: its messages, its inventory and the ``HOST_BACKENDS`` extension point."""
+surface: its messages, its inventory, the ``HOST_BACKENDS`` extension point and the names
+of its capacity counters (``CPU_COUNTER``, ``MEMORY_COUNTER``: what the allocator reserves)."""
 
 from mgmt.host.backends import HOST_BACKENDS, HostAccess, HostBackend
 from mgmt.host.messages import (
@@ -12,10 +13,14 @@ from mgmt.host.messages import (
     ReconnectHost,
     UpdateHost,
 )
+from mgmt.host.resources import CPU as CPU_COUNTER
+from mgmt.host.resources import MEMORY as MEMORY_COUNTER
 
 __all__ = [
     "API_MESSAGES",
+    "CPU_COUNTER",
     "HOST_BACKENDS",
+    "MEMORY_COUNTER",
     "AddHost",
     "ChangeHostState",
     "DeleteHost",
