@@ -606,7 +606,13 @@ def build_api(
     return ApiFrontend(
         writes,
         ReadContext(
-            db, auth, registry, readable, modules.resource_reads, collection_reads=collection_reads
+            db,
+            auth,
+            registry,
+            readable,
+            modules.resource_reads,
+            collection_reads=collection_reads,
+            statuses=modules.error_statuses(),
         ),
         gconfig,
         AuditWriter(db),

@@ -10,6 +10,7 @@ each process's config cache at the next allocation: no restart, nothing rewritte
 
 from __future__ import annotations
 
+from mgmt.allocator.strategies import STRATEGIES
 from mgmt.core.gconfig import GlobalConfigDef
 from mgmt.core.tags import SystemTag
 from mgmt.core.tags.patterns import SizeToken, parse_size
@@ -53,6 +54,7 @@ DEFAULT_STRATEGY = GlobalConfigDef(
     str,
     "DefaultHostAllocatorStrategy",
     "The host allocator strategy of a VM whose request and instance offering name none.",
+    choices=tuple(s.name for s in STRATEGIES),
 )
 
 CONFIGS = (CPU_RATIO, MEMORY_RATIO, RESERVED_MEMORY_DEFAULT, DEFAULT_STRATEGY)

@@ -9,8 +9,8 @@ condition reaches; values are always bound parameters; a bad token is a 400 nami
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
@@ -56,6 +56,8 @@ class ReadContext:
     resource_reads: Sequence[ResourceRead] = ()
     #: services' reads about a collection (``GET /v1/vm-instances/candidates``)
     collection_reads: Sequence[CollectionRead] = ()
+    #: the services' error codes → HTTP status (a collection read's refusal)
+    statuses: Mapping[str, int] = field(default_factory=dict)
 
 
 def _visibility(caller: CallerContext) -> Visibility | None:
@@ -109,6 +111,7 @@ def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
         registry=ctx.registry,
         reads=ctx.collection_reads,
         visibility=_visibility,
+        statuses=ctx.statuses,
     )
     for resource in ctx.readables:
         _mount_resource(app, ctx, resource)

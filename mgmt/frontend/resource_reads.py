@@ -9,7 +9,7 @@ one documented query parameter per field, validated by FastAPI (400 naming the f
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, get_origin
 
 from fastapi import FastAPI, Path, Query, Request
@@ -148,10 +148,12 @@ def mount_collection_reads(
     registry: QueryRegistry,
     reads: Sequence[CollectionRead],
     visibility: Any,
+    statuses: Mapping[str, int] | None = None,
 ) -> None:
-    """``GET /v1/<collection>/<path>`` for each read; ``visibility(caller)`` as above."""
+    """``GET /v1/<collection>/<path>`` for each read; ``visibility(caller)`` as above;
+    ``statuses``: the services' error codes and their HTTP statuses."""
     for read in reads:
-        _mount_collection(app, db, auth, registry, read, visibility)
+        _mount_collection(app, db, auth, registry, read, visibility, statuses or {})
 
 
 def _mount_collection(
@@ -161,6 +163,7 @@ def _mount_collection(
     registry: QueryRegistry,
     read: CollectionRead,
     visibility: Any,
+    statuses: Mapping[str, int],
 ) -> None:
     async def endpoint(request: Request, **params: Any) -> Response:
         caller: CallerContext = await auth.caller(request)
@@ -179,7 +182,7 @@ def _mount_collection(
             async with db.read_session() as s:
                 reply = await read.read(s, caller, sees, args)
         except ZCloudError as exc:  # the read's refusal (a UUID it cannot use), named
-            raise ApiHttpError(http_status(exc.error), exc.error) from exc
+            raise ApiHttpError(http_status(exc.error, statuses), exc.error) from exc
         return Response(reply.model_dump_json(), media_type="application/json")
 
     endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

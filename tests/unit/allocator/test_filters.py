@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from mgmt.allocator import AllocationSpec, HostCandidate
+from mgmt.allocator import (
+    CPU_RATIO,
+    DEFAULT_STRATEGY,
+    RESERVED_MEMORY_DEFAULT,
+    AllocationSpec,
+    HostCandidate,
+)
 from mgmt.allocator.filters.avoid import AvoidHostsFilter
 from mgmt.allocator.filters.capacity import CapacityFilter
 from mgmt.allocator.filters.designated import DesignatedFilter
@@ -23,6 +29,7 @@ from mgmt.allocator.strategies import (
     RandomHostAllocatorStrategy,
 )
 from mgmt.core.counters import Limit
+from mgmt.core.errors import PermanentError
 
 GiB = 1 << 30
 NO_SESSION: Any = None  # the allocator's own filters read nothing but the candidates
@@ -138,3 +145,15 @@ def test_strategies_order() -> None:
     rnd = RandomHostAllocatorStrategy(random.Random(7))
     orders = {tuple(h.uuid for h in rnd.order(s, hosts)) for _ in range(30)}
     assert len(orders) > 1 and all(sorted(o) == ["a", "b", "c"] for o in orders)
+
+
+def test_the_configs_refuse_what_the_allocator_cannot_use() -> None:
+    assert DEFAULT_STRATEGY.parse("RandomHostAllocatorStrategy") == "RandomHostAllocatorStrategy"
+    for defn, bad in (
+        (DEFAULT_STRATEGY, "NoSuch"),
+        (RESERVED_MEMORY_DEFAULT, "1Q"),
+        (CPU_RATIO, 0),
+    ):
+        with pytest.raises(PermanentError):
+            defn.parse(bad)
+    assert CPU_RATIO.parse("2.5") == 2.5 and CPU_RATIO.parse(4) == 4.0
