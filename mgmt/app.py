@@ -22,6 +22,8 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 
+from mgmt.allocator import HOST_FILTERS, HOST_STRATEGIES
+from mgmt.allocator.module import MODULE as ALLOCATOR
 from mgmt.core import membership as _membership_models  # noqa: F401
 from mgmt.core import quota as _quota_models  # noqa: F401
 from mgmt.core.agenttasks import AgentClient, AgentTaskService
@@ -74,6 +76,7 @@ from mgmt.core.module import (
     Modules,
     NodeParts,
     PluginParts,
+    ReadParts,
     Runner,
     ServiceModule,
     Stoppable,
@@ -136,6 +139,8 @@ MODULES = Modules(
         HOST,
         WEBHOOK,
         DIAG,
+        # last: its filters run after the other services' (capacity is the last one)
+        ALLOCATOR,
     )
 )
 
@@ -151,6 +156,8 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     L2_NETWORK_BACKENDS,
     HOST_BACKENDS,
     HOST_CONNECT_EXTENSIONS,
+    HOST_FILTERS,
+    HOST_STRATEGIES,
 )
 
 #: Every API message of the in-tree services: the REST API is derived from these.
@@ -230,6 +237,22 @@ class ResourceCascades:
 
     def extensions(self) -> Sequence[Extension]:
         return [Extension(CASCADE_RESOURCES, c, type=c.type_name) for c in self._types.cascades()]
+
+
+#: points frontends run too (the candidates read): claimed from a module's read_plugins only
+READ_POINTS: tuple[ExtensionPoint[Any], ...] = (HOST_FILTERS, HOST_STRATEGIES)
+
+
+def _no_read_points(plugins: PluginRegistry, node_only: set[str]) -> None:
+    """A module plugin (nodes only) claiming a point frontends run too would make the
+    candidates read disagree with allocation: start-up fails naming it."""
+    for point in READ_POINTS:
+        for name in plugins.claimants(point):
+            if name in node_only:
+                raise PluginError(
+                    f"plugin {name!r} claims {point.name!r} from a module's plugins; "
+                    "register it from the module's read_plugins, so frontends run it too"
+                )
 
 
 def readables(tags: TagService, db: Database, modules: Modules = MODULES) -> list[ReadableResource]:
@@ -367,14 +390,17 @@ def build_node(
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
     early = PluginParts(db, tags, agents, plugins, test_hooks=settings.test_hooks)
+    node_only = [p for m in modules.modules for p in m.plugins(early)]
     in_tree: list[Plugin] = [
         ResourceCascades(types),
         TagCascadeObserver.plugin(tags),
         SimulatorPlugin(settings.simulator_agent_url, agents, timeout=settings.agent_timeout),
-        *(p for m in modules.modules for p in m.plugins(early)),
+        *node_only,
+        *modules.read_plugins(early),
     ]
     for plugin in [*in_tree, *configured_plugins(settings), *extra_plugins]:
         plugins.register(plugin)
+    _no_read_points(plugins, {p.name for p in node_only})
 
     flow_registry = FlowRegistry()
     flow_metrics = FlowMetrics(registry)
@@ -567,12 +593,29 @@ def build_api(
         apis=modules.apis,
         statuses=modules.error_statuses(),
     )
-    readable = readables(TagService(db, tag_registry(modules)), db, modules)
+    tags = TagService(db, tag_registry(modules))
+    readable = readables(tags, db, modules)
     registry = QueryRegistry(r.query for r in readable)
     registry.validate()
+    # the plugins a frontend's collection reads run (host filters): the modules' read-only
+    # ones, the same objects a node registers (external plugins are the nodes' only)
+    plugins = PluginRegistry(EXTENSION_POINTS)
+    for plugin in modules.read_plugins(BaseParts(db, tags)):
+        plugins.register(plugin)
+    collection_reads = modules.collection_reads(
+        ReadParts(db, tags, gconfig, modules.types(), plugins)
+    )
     return ApiFrontend(
         writes,
-        ReadContext(db, auth, registry, readable, modules.resource_reads),
+        ReadContext(
+            db,
+            auth,
+            registry,
+            readable,
+            modules.resource_reads,
+            collection_reads=collection_reads,
+            statuses=modules.error_statuses(),
+        ),
         gconfig,
         AuditWriter(db),
         owns_gconfig=owns_gconfig,

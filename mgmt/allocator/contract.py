@@ -6,10 +6,15 @@ in registration order. A filter answers, for each host it rejects, the reason (s
 ``GET /v1/vm-instances/candidates`` and in the "no host" error). Filters of other services
 (storage: a primary storage with room; network: the cluster is on every requested L3's L2)
 plug in here, so the allocator names no other service's tables.
+
+A filter is a plugin registered from its module's ``read_plugins`` (``ServiceModule``):
+those are registered by management nodes (``HostAllocator``) and by API frontends (the
+candidates read), so both run the same filters. A filter only reads its session.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -41,6 +46,8 @@ class AllocationSpec:
     host_tags: tuple[str, ...] = ()
     #: a ``HOST_STRATEGIES`` name; None: the offering's, else the global default
     strategy: str | None = None
+    #: the instance offering the VM is created from (its ``allocatorStrategy``), if any
+    instance_offering_uuid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,8 +67,27 @@ class HostCandidate:
     available_cpu: int
     total_memory: int
     available_memory: int
+    #: VMs allocated to the host (the allocations holding its CPU counter)
     vm_count: int = 0
     tags: frozenset[str] = field(default_factory=frozenset)
+    #: over-commit of ``total_cpu`` (``host.cpu.overProvisioning.ratio`` when loaded)
+    cpu_ratio: float = 1.0
+    #: over-commit of ``total_memory`` (``host.memory.overProvisioning.ratio``)
+    memory_ratio: float = 1.0
+    #: bytes of memory kept for the host itself (``reservedMemory::{size}`` or
+    #: ``host.reservedMemory``), never given to VMs
+    reserved_memory: int = 0
+
+    @property
+    def cpu_room(self) -> int:
+        """vCPUs a new VM may still take: ``floor(total x ratio) - used``."""
+        return math.floor(self.total_cpu * self.cpu_ratio) - (self.total_cpu - self.available_cpu)
+
+    @property
+    def memory_room(self) -> int:
+        """Bytes a new VM may still take: ``floor(total x ratio) - reserved - used``."""
+        used = self.total_memory - self.available_memory
+        return math.floor(self.total_memory * self.memory_ratio) - self.reserved_memory - used
 
 
 class HostFilter(Protocol):

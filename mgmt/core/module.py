@@ -17,7 +17,7 @@ import httpx
 
 from mgmt.core.agenttasks import AgentClient, AgentTaskService
 from mgmt.core.api import ApiRequest
-from mgmt.core.api.reads import Owners, ReadableResource, ResourceRead
+from mgmt.core.api.reads import CollectionRead, Owners, ReadableResource, ResourceRead
 from mgmt.core.bus import Bus
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeCtx, CascadeDeleter
@@ -94,6 +94,17 @@ class BaseParts:
 
 
 @dataclass(frozen=True)
+class ReadParts(BaseParts):
+    """What a module's collection reads get, in a node or a frontend: the global configs
+    (read from the process's cache), the declared resource types (their tables) and the
+    registry of the plugins both kinds of process register (``read_plugins``)."""
+
+    gconfig: GlobalConfigService
+    types: ResourceTypes
+    plugins: PluginRegistry
+
+
+@dataclass(frozen=True)
 class PluginParts(BaseParts):
     """What a module's in-tree plugins get (built before the flow engine they may extend)."""
 
@@ -121,6 +132,11 @@ class ServiceModule:
     - ``flows``, ``listeners``: durable flows and partition listeners (trackers);
     - ``runners``: what else the node runs for it (event consumers);
     - ``plugins``: in-tree plugins, built before the flow engine (they may extend it);
+    - ``read_plugins``: in-tree plugins that only read (host filters, allocation
+      strategies), registered by nodes and by frontends alike (a frontend's collection
+      reads run them); built from ``BaseParts``;
+    - ``collection_reads``: reads about a collection that are not queries of it
+      (``GET /v1/vm-instances/candidates``; ``CollectionRead``), built from ``ReadParts``;
     - ``reads``: readable collections that are not declared resource types;
     - ``resource_reads``: reads about one resource besides its inventory
       (``GET /v1/l3-networks/{uuid}/ip-capacity``; ``ResourceRead``);
@@ -136,6 +152,8 @@ class ServiceModule:
     listeners: Callable[[NodeParts], Sequence[PartitionListener]] = _none
     runners: Callable[[NodeParts], Sequence[Runner]] = _none
     plugins: Callable[[PluginParts], Sequence[Plugin]] = _none
+    read_plugins: Callable[[BaseParts], Sequence[Plugin]] = _none
+    collection_reads: Callable[[ReadParts], Sequence[CollectionRead]] = _none
     reads: Callable[[BaseParts], Sequence[ReadableResource]] = _none
     resource_reads: tuple[ResourceRead, ...] = ()
     global_configs: tuple[GlobalConfigDef[Any], ...] = ()
@@ -199,6 +217,12 @@ class Modules:
                 if out.setdefault(code, status) != status:
                     raise ValueError(f"error code {code} given two HTTP statuses")
         return out
+
+    def read_plugins(self, parts: BaseParts) -> list[Plugin]:
+        return [p for m in self.modules for p in m.read_plugins(parts)]
+
+    def collection_reads(self, parts: ReadParts) -> list[CollectionRead]:
+        return [r for m in self.modules for r in m.collection_reads(parts)]
 
     def readables(self, parts: BaseParts) -> list[ReadableResource]:
         extra = [r for m in self.modules for r in m.reads(parts)]

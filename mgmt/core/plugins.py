@@ -159,6 +159,12 @@ class PluginRegistry:
     def strategy_types(self, point: ExtensionPoint[Any]) -> list[str]:
         return sorted(self._strategies.get(point.name, {}))
 
+    def claimants(self, point: ExtensionPoint[Any]) -> list[str]:
+        """The names of the plugins implementing ``point``, in registration order."""
+        if point.kind == Kind.STRATEGY:
+            return [name for name, _ in self._strategies.get(point.name, {}).values()]
+        return [name for name, _ in self._observers.get(point.name, [])]
+
     def observers(self, point: ExtensionPoint[P]) -> list[P]:
         return [cast(P, impl) for _, impl in self._observers.get(point.name, [])]
 

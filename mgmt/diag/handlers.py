@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from mgmt.allocator import HostAllocator
 from mgmt.core.agenttasks import AgentClient, task_uuid_of
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
@@ -18,6 +19,7 @@ from mgmt.core.messages import Message
 from mgmt.core.states import StatefulOperation, StatefulRunner, current_state
 from mgmt.core.tags import TagService
 from mgmt.diag.agentflows import DiagPingCtx, DiagVmCtx, ping_flow, vm_flow
+from mgmt.diag.allocate import DiagAllocations
 from mgmt.diag.cascade import TYPES
 from mgmt.diag.flows import STEPS, DiagFlowCtx, arm_rollback_faults, counter_flows, counters_of
 from mgmt.diag.messages import (
@@ -33,6 +35,8 @@ from mgmt.diag.messages import (
     PingAgentReply,
     RecordSequence,
     RecordSequenceReply,
+    RunDiagAllocate,
+    RunDiagAllocateReply,
     RunDiagFlow,
     RunDiagFlowReply,
     RunDiagReserve,
@@ -60,8 +64,10 @@ class DiagService:
         cascade: FlowDef[CascadeCtx],
         states: StatefulRunner,
         test_hooks: bool = False,
+        allocator: HostAllocator | None = None,
     ) -> None:
         self._db = db
+        self._allocations = DiagAllocations(engine, allocator) if allocator else None
         self._test_hooks = test_hooks
         self._agents = agents
         self._engine = engine
@@ -83,6 +89,7 @@ class DiagService:
             self._reserve_rollback_flow,
             self._ping_flow,
             self._vm_flow,
+            *(self._allocations.flows() if self._allocations else ()),
         )
 
     def stateful_operations(self) -> list[StatefulOperation[DiagFlowCtx]]:
@@ -95,6 +102,7 @@ class DiagService:
             PingAgent: self.ping_agent,
             RunDiagFlow: self.run_flow,
             RunDiagReserve: self.run_reserve,
+            RunDiagAllocate: self.run_allocate,
             RunDiagVmFlow: self.run_vm_flow,
             CreateDiagResource: self.create_resource,
             DeleteDiagResource: self.delete_resource,
@@ -205,6 +213,11 @@ class DiagService:
             state = rec.state if rec else "Unknown"
             err = failed.error.model_dump_json()
         return RunDiagReserveReply(state=state, node=ctx.node_id, error=err)
+
+    async def run_allocate(self, msg: RunDiagAllocate, ctx: HandlerContext) -> RunDiagAllocateReply:
+        if self._allocations is None:
+            raise PermanentError(error(Codes.BAD_MESSAGE, "no host allocator on this node"))
+        return await self._allocations.run(msg, ctx, self._kill_at(msg.killAt, ctx.message_id))
 
     async def create_resource(
         self, msg: CreateDiagResource, ctx: HandlerContext

@@ -179,3 +179,24 @@ class RunDiagReserve(Request[RunDiagReserveReply]):
     )
     failAt: str | None = Field(default=None, description="'after-reserve': fail there.")
     onInterrupt: str = Field(default="resume", pattern="^(resume|rollback)$")
+
+
+class RunDiagAllocateReply(Reply):
+    state: str = Field(description="Succeeded or the flow's final failed state.")
+    node: str = Field(description="Node that finished the run.")
+    error: str | None = Field(default=None, description="Why the run failed, if it did.")
+    hostUuid: str | None = Field(default=None, description="The host allocated.")
+
+
+class RunDiagAllocate(Request[RunDiagAllocateReply]):
+    """Run the diagnostic allocation flow: allocate a host for ``cpuNum`` vCPUs and
+    ``memorySize`` bytes (an ``AllocateHost`` step), then a step that may fail."""
+
+    resourceUuid: str = Field(min_length=1, max_length=64)
+    cpuNum: int = Field(ge=1, description="vCPUs to allocate.")
+    memorySize: int = Field(ge=1, description="Bytes of memory to allocate.")
+    killAt: str | None = Field(
+        default=None, description="'effect:allocate': SIGKILL the node after the allocation."
+    )
+    failAt: str | None = Field(default=None, description="'after-allocate': fail there.")
+    onInterrupt: str = Field(default="resume", pattern="^(resume|rollback)$")

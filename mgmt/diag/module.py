@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mgmt.allocator import HostAllocator
 from mgmt.core.module import NodeParts, PluginParts, ServiceModule
 from mgmt.core.plugins import Plugin
 from mgmt.diag.flows import COUNTER_STEP_TAG, DIAG_CONFIGS
@@ -22,6 +23,7 @@ def _service(parts: NodeParts) -> DiagService:
         cascade=parts.cascade,
         states=parts.states,
         test_hooks=parts.settings.test_hooks,
+        allocator=HostAllocator.of(parts.db, parts.types, parts.gconfig, parts.plugins),
     )
 
 

@@ -9,8 +9,8 @@ condition reaches; values are always bound parameters; a bad token is a 400 nami
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, cast
 
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from mgmt.core.api import ApiCodes, CallerContext, not_found
-from mgmt.core.api.reads import ReadableResource, ResourceRead
+from mgmt.core.api.reads import CollectionRead, ReadableResource, ResourceRead
 from mgmt.core.db import Database
 from mgmt.core.db.lookup import RowByKey
 from mgmt.core.errors import error
@@ -43,7 +43,7 @@ from mgmt.core.sharing import shared_with, visible_to
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 from mgmt.frontend.openapi import error_responses
 from mgmt.frontend.query_params import QueryParams
-from mgmt.frontend.resource_reads import mount_resource_reads
+from mgmt.frontend.resource_reads import mount_collection_reads, mount_resource_reads
 
 
 @dataclass
@@ -54,6 +54,10 @@ class ReadContext:
     readables: Sequence[ReadableResource]
     #: services' reads about one resource (``GET /v1/l3-networks/{uuid}/ip-capacity``)
     resource_reads: Sequence[ResourceRead] = ()
+    #: services' reads about a collection (``GET /v1/vm-instances/candidates``)
+    collection_reads: Sequence[CollectionRead] = ()
+    #: the services' error codes → HTTP status (a collection read's refusal)
+    statuses: Mapping[str, int] = field(default_factory=dict)
 
 
 def _visibility(caller: CallerContext) -> Visibility | None:
@@ -99,6 +103,16 @@ async def _inventories(
 
 def mount_reads(app: FastAPI, ctx: ReadContext) -> None:
     by_name = {r.name.lower(): r for r in ctx.readables}
+    # first: ``/v1/<collection>/<path>`` before ``/v1/<collection>/{uuid}`` matches it
+    mount_collection_reads(
+        app,
+        db=ctx.db,
+        auth=ctx.auth,
+        registry=ctx.registry,
+        reads=ctx.collection_reads,
+        visibility=_visibility,
+        statuses=ctx.statuses,
+    )
     for resource in ctx.readables:
         _mount_resource(app, ctx, resource)
     mount_resource_reads(

@@ -9,17 +9,17 @@ one documented query parameter per field, validated by FastAPI (400 naming the f
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, get_origin
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
-from mgmt.core.api import ApiCodes, CallerContext, not_found
-from mgmt.core.api.reads import ReadableResource, ResourceRead
+from mgmt.core.api import ApiCodes, CallerContext, http_status, not_found
+from mgmt.core.api.reads import CollectionRead, ReadableResource, ResourceRead
 from mgmt.core.db import Database
-from mgmt.core.errors import error
+from mgmt.core.errors import ZCloudError, error
 from mgmt.core.query import Condition, Op, QueryError, QueryRegistry, Visibility, build_select
 from mgmt.frontend.auth import SECURED, ApiHttpError, Authenticator
 from mgmt.frontend.errors import validation_error
@@ -43,12 +43,21 @@ async def _sees(
         return int(await s.scalar(plan.count) or 0) == 1
 
 
+_SCALAR_BOUNDS = ("ge", "le", "min_length", "max_length", "pattern")
+
+
+def _is_list(annotation: Any) -> bool:
+    return get_origin(annotation) in (list, tuple)
+
+
 def _query_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
     """One keyword parameter per field, so FastAPI validates and documents each."""
     out = []
     for name, info in model.model_fields.items():
-        # FastAPI parses the type and documents the bounds; the model validates them
-        bounds = {k: getattr(m, k) for m in info.metadata for k in ("ge", "le") if hasattr(m, k)}
+        # FastAPI parses the type and documents the bounds; the model validates them (a
+        # list's own bounds stay the model's: its items carry theirs in the annotation)
+        keys = ("ge", "le") if _is_list(info.annotation) else _SCALAR_BOUNDS
+        bounds = {k: getattr(m, k) for m in info.metadata for k in keys if hasattr(m, k)}
         annotation: Any = info.annotation
         default = Query(default=info.default, description=info.description, **bounds)
         out.append(
@@ -128,4 +137,72 @@ def _mount(
         response_model=None,
         openapi_extra=SECURED,
         responses={200: {"model": read.reply}, **error_responses(403)},
+    )
+
+
+def mount_collection_reads(
+    app: FastAPI,
+    *,
+    db: Database,
+    auth: Authenticator,
+    registry: QueryRegistry,
+    reads: Sequence[CollectionRead],
+    visibility: Any,
+    statuses: Mapping[str, int] | None = None,
+) -> None:
+    """``GET /v1/<collection>/<path>`` for each read; ``visibility(caller)`` as above;
+    ``statuses``: the services' error codes and their HTTP statuses."""
+    for read in reads:
+        _mount_collection(app, db, auth, registry, read, visibility, statuses or {})
+
+
+def _mount_collection(
+    app: FastAPI,
+    db: Database,
+    auth: Authenticator,
+    registry: QueryRegistry,
+    read: CollectionRead,
+    visibility: Any,
+    statuses: Mapping[str, int],
+) -> None:
+    async def endpoint(request: Request, **params: Any) -> Response:
+        caller: CallerContext = await auth.caller(request)
+        if read.admin_only and not caller.isAdmin:
+            raise ApiHttpError(404, error(ApiCodes.NOT_FOUND, f"no read {read.path}"))
+        await auth.authorize(caller, read.operation_id, "*")
+        try:
+            args = read.params.model_validate(params)
+        except ValidationError as exc:
+            raise validation_error(exc) from exc
+
+        async def sees(resource: str, uuid: str) -> bool:
+            return await _sees(db, registry, resource, uuid, visibility(caller))
+
+        try:
+            async with db.read_session() as s:
+                reply = await read.read(s, caller, sees, args)
+        except ZCloudError as exc:  # the read's refusal (a UUID it cannot use), named
+            raise ApiHttpError(http_status(exc.error, statuses), exc.error) from exc
+        return Response(reply.model_dump_json(), media_type="application/json")
+
+    endpoint.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+            ),
+            *_query_parameters(read.params),
+        ]
+    )
+    app.add_api_route(
+        f"/v1/{read.collection}/{read.path}",
+        endpoint,
+        methods=["GET"],
+        tags=[read.collection],
+        summary=read.summary,
+        operation_id=read.operation_id,
+        response_model=None,
+        openapi_extra=SECURED,
+        # 404: a UUID the read was given that the caller cannot see (or the read itself,
+        # for a non-admin, when it is admin-only)
+        responses={200: {"model": read.reply}, **error_responses(403, 404)},
     )

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mgmt.core.module import PluginParts, ServiceModule
+from mgmt.core.module import BaseParts, PluginParts, ServiceModule
 from mgmt.core.plugins import Extension, Plugin
 from mgmt.host import HOST_CONNECT_EXTENSIONS
+from mgmt.network.allocation import NetworkAllocationPlugin
 from mgmt.network.config import IP_ALLOCATE_STRATEGY, STATIC_IP
 from mgmt.network.errors import STATUSES
 from mgmt.network.handlers import NetworkService
@@ -32,6 +33,10 @@ def _plugins(parts: PluginParts) -> Sequence[Plugin]:
     return [L2OnConnect(parts)]
 
 
+def _read_plugins(parts: BaseParts) -> Sequence[Plugin]:
+    return [NetworkAllocationPlugin()]
+
+
 MODULE = ServiceModule(
     "network",
     apis=API_MESSAGES,
@@ -39,6 +44,7 @@ MODULE = ServiceModule(
     service=NetworkService,
     plugins=_plugins,
     resource_reads=RESOURCE_READS,
+    read_plugins=_read_plugins,
     global_configs=(IP_ALLOCATE_STRATEGY,),
     tag_patterns=(STATIC_IP,),
     error_statuses=STATUSES,

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mgmt.core.api.spec import CallerContext
 from mgmt.core.query import QueryableResource
 
 Inventory = Callable[[AsyncSession, Any], Awaitable[BaseModel]]
@@ -68,6 +69,40 @@ class ResourceRead:
     read: SubRead
     #: the query parameters (each field is one, documented from its description)
     params: type[BaseModel] = field(default=NoParams)
+
+
+class Sees(Protocol):
+    """Does the caller of a read see the resource ``uuid`` of type ``resource`` (own,
+    shared with it, or public; admins all), as ``GET /v1/<collection>/{uuid}`` decides?"""
+
+    async def __call__(self, resource: str, uuid: str) -> bool: ...
+
+
+CollectionReadFn = Callable[[AsyncSession, CallerContext, Sees, BaseModel], Awaitable[BaseModel]]
+
+
+@dataclass(frozen=True)
+class CollectionRead:
+    """A read about a collection that is not a query of it, contributed by a service module
+    (``ServiceModule.collection_reads``): ``GET /v1/<collection>/<path>`` (the allocator's
+    ``GET /v1/vm-instances/candidates``).
+
+    The frontend mounts it before the collection's own reads (so ``<path>`` is never taken
+    for a UUID): it authenticates, authorizes ``operation_id`` on ``*``, refuses non-admins
+    when ``admin_only`` (404, as an admin-only collection), validates the query string
+    against ``params`` (400 naming the field) and returns what ``read`` returns for
+    ``(session, caller, sees, params)``, read in a read-only session. ``read`` checks every
+    UUID it is given with ``sees`` and raises ``PermanentError`` naming the field.
+    """
+
+    collection: str
+    path: str
+    operation_id: str
+    summary: str
+    reply: type[BaseModel]
+    read: CollectionReadFn
+    params: type[BaseModel] = field(default=NoParams)
+    admin_only: bool = False
 
 
 class Owners:

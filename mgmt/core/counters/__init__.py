@@ -19,7 +19,9 @@ from mgmt.core.counters.api import (
     readables,
 )
 from mgmt.core.counters.ledger import (
+    EXACT,
     CounterCodes,
+    Limit,
     Release,
     Reservation,
     counters_of,
@@ -47,6 +49,7 @@ from mgmt.core.counters.step import ReserveCounter, reservation_id
 __all__ = [
     "API_MESSAGES",
     "COUNTER_SOURCES",
+    "EXACT",
     "CounterChecker",
     "CounterCodes",
     "CounterDriftFound",
@@ -56,6 +59,7 @@ __all__ = [
     "CounterService",
     "CounterSource",
     "CounterSources",
+    "Limit",
     "Measure",
     "RecalculateCounters",
     "RecalculateCountersReply",

@@ -18,11 +18,12 @@ read-then-upgrade ``SQLITE_BUSY``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Float, Select, delete, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,10 +143,44 @@ async def set_total(session: AsyncSession, owner_uuid: str, name: str, total: in
     return row
 
 
+@dataclass(frozen=True)
+class Limit:
+    """How much of a counter may be reserved, when that is not exactly its ``total``.
+
+    A reservation fits when ``used + amount + keep <= total * ratio``: ``ratio`` over-commits
+    (a host's vCPUs at 10 per physical CPU), ``keep`` holds some back (memory reserved for
+    the hypervisor). The counter itself stays exact (``total`` physical, ``used`` the sum of
+    reservations); the limit is applied in the same conditional statement, so a changed
+    ratio applies to the next reservation with nothing rewritten.
+    """
+
+    ratio: float = 1.0
+    keep: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.ratio > 0 or self.keep < 0:
+            raise ValueError(f"a counter limit needs ratio > 0 and keep >= 0, not {self}")
+
+    def room(self, total: int, available: int) -> int:
+        """What may still be reserved of a counter with this ``total`` and ``available``."""
+        return math.floor(total * self.ratio) - self.keep - (total - available)
+
+
+EXACT = Limit()
+
+
 async def reserve(
-    session: AsyncSession, owner_uuid: str, name: str, amount: int, reservation_id: str
+    session: AsyncSession,
+    owner_uuid: str,
+    name: str,
+    amount: int,
+    reservation_id: str,
+    *,
+    limit: Limit = EXACT,
 ) -> Reservation:
     """Take ``amount`` of counter ``name`` of ``owner_uuid`` for ``reservation_id``.
+
+    ``limit`` (default: exactly ``total``) over-commits or holds some back (``Limit``).
 
     A second call with the same id returns the first outcome and changes nothing (also
     after the reservation was released: a late redelivery does not reserve again). The
@@ -172,13 +207,15 @@ async def reserve(
     )
     if inserted.scalar() is None:
         return await _existing(session, owner_uuid, name, amount, reservation_id)
+    if limit == EXACT:
+        fits = CounterRow.available >= amount
+    else:  # used + amount + keep <= total * ratio, computed by the database under its lock
+        fits = (CounterRow.total - CounterRow.available) + (amount + limit.keep) <= (
+            CounterRow.total * literal(limit.ratio, Float())
+        )
     taken = await session.execute(
         update(CounterRow)
-        .where(
-            CounterRow.owner_uuid == owner_uuid,
-            CounterRow.name == name,
-            CounterRow.available >= amount,
-        )
+        .where(CounterRow.owner_uuid == owner_uuid, CounterRow.name == name, fits)
         .values(available=CounterRow.available - amount, updated_at=utcnow())
         .returning(CounterRow.available)
     )
@@ -191,15 +228,18 @@ async def reserve(
     row = (await session.execute(_counter(owner_uuid, name))).scalar()
     if row is None:
         raise PermanentError(_no_counter(owner_uuid, name))
+    room = limit.room(row.total, row.available)
     raise PermanentError(
         error(
             CounterCodes.INSUFFICIENT,
-            f"{name} of {owner_uuid}: asked {amount}, {row.available} available "
-            f"({row.total - row.available} used of {row.total})",
+            f"{name} of {owner_uuid}: asked {amount}, {room} available "
+            f"({row.total - row.available} used of {row.total}"
+            + ("" if limit == EXACT else f" x {limit.ratio:g}, {limit.keep} kept back")
+            + ")",
             owner=owner_uuid,
             counter=name,
             asked=amount,
-            available=row.available,
+            available=room,
             used=row.total - row.available,
             total=row.total,
         )

@@ -22,6 +22,7 @@ from mgmt.core.counters import (
     CounterRow,
     CounterService,
     CounterSources,
+    Limit,
     Measure,
     RecalculateCounters,
     ReservationRow,
@@ -398,3 +399,24 @@ async def test_the_step_reserves_once_per_run_and_releases_on_rollback(db: Datab
     assert full.value.error.cause is not None
     assert full.value.error.cause.code == CounterCodes.INSUFFICIENT[0]
     assert await _available(db, owner) == 5
+
+
+async def test_a_limit_over_commits_and_keeps_back_in_the_one_statement(db: Database) -> None:
+    owner = await _define(db, 4)
+    limit = Limit(ratio=2.0, keep=1)  # 8 may be given out, 1 of them kept back: 7
+    async with db.session() as s, s.begin():
+        await reserve(s, owner, CPU, 6, "l1", limit=limit)
+    assert await _available(db, owner) == -2  # the counter stays exact: 6 used of 4
+    with pytest.raises(PermanentError) as err:
+        async with db.session() as s, s.begin():
+            await reserve(s, owner, CPU, 2, "l2", limit=limit)
+    assert err.value.error.code == CounterCodes.INSUFFICIENT[0]
+    assert err.value.error.extra["available"] == 1 and err.value.error.extra["used"] == 6
+    async with db.session() as s, s.begin():
+        await reserve(s, owner, CPU, 1, "l2", limit=limit)
+        # without a limit the same counter refuses anything: nothing is available
+        with pytest.raises(PermanentError):
+            await reserve(s, owner, CPU, 1, "l3")
+    async with db.session() as s, s.begin():
+        await release(s, "l1")
+    assert await _available(db, owner) == 3
