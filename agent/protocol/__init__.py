@@ -34,6 +34,17 @@ from agent.protocol.host import (
     PingHost,
     PingHostReply,
 )
+from agent.protocol.storage import (
+    ConnectBackupStorage,
+    DeleteImageBits,
+    DownloadImage,
+    DownloadImageReply,
+    DownloadProgress,
+    DownloadProgressReply,
+    MountPrimaryStorage,
+    StorageCapacityReply,
+    UnmountPrimaryStorage,
+)
 from agent.protocol.vm import (
     DestroyVm,
     DestroyVmReply,
@@ -65,6 +76,12 @@ ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
     ResumeVm,
     DestroyVm,
     GetVmStates,
+    MountPrimaryStorage,
+    UnmountPrimaryStorage,
+    ConnectBackupStorage,
+    DownloadImage,
+    DownloadProgress,
+    DeleteImageBits,
 )
 _BY_NAME = {c.command_name(): c for c in ALL_COMMANDS}
 
@@ -82,10 +99,16 @@ __all__ = [
     "TASK_UUID_HEADER",
     "AgentCommand",
     "AgentReply",
+    "ConnectBackupStorage",
     "ConnectHost",
     "ConnectHostReply",
+    "DeleteImageBits",
     "DestroyVm",
     "DestroyVmReply",
+    "DownloadImage",
+    "DownloadImageReply",
+    "DownloadProgress",
+    "DownloadProgressReply",
     "Echo",
     "EchoReply",
     "GetVmStates",
@@ -95,6 +118,7 @@ __all__ = [
     "HostFacts",
     "HostFactsReply",
     "LocalStorage",
+    "MountPrimaryStorage",
     "PauseVm",
     "PauseVmReply",
     "PingHost",
@@ -107,8 +131,10 @@ __all__ = [
     "StartVmReply",
     "StopVm",
     "StopVmReply",
+    "StorageCapacityReply",
     "TaskState",
     "TaskStatus",
+    "UnmountPrimaryStorage",
     "VmPowerState",
     "command_by_name",
 ]
