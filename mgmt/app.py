@@ -22,6 +22,7 @@ import httpx
 from prometheus_client import CollectorRegistry
 from sqlalchemy import MetaData
 
+from mgmt.allocator import HOST_FILTERS
 from mgmt.core import membership as _membership_models  # noqa: F401
 from mgmt.core import quota as _quota_models  # noqa: F401
 from mgmt.core.agenttasks import AgentClient, AgentTaskService
@@ -105,18 +106,21 @@ from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
-from mgmt.host import HOST_BACKENDS
+from mgmt.host import HOST_BACKENDS, HOST_OBSERVERS
 from mgmt.host import models as _host_models  # noqa: F401
 from mgmt.host.module import MODULE as HOST
 from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
 from mgmt.identity.keys import deployment_secret
 from mgmt.identity.module import MODULE as IDENTITY
 from mgmt.identity.sessions import Sessions
+from mgmt.image.module import MODULE as IMAGE
 from mgmt.network import L2_NETWORK_BACKENDS
 from mgmt.network.module import MODULE as NETWORK
 from mgmt.offering.module import MODULE as OFFERING
 from mgmt.plugins.simulator import SimulatorPlugin
 from mgmt.settings import Settings
+from mgmt.storage import BACKUP_STORAGE_BACKENDS, PRIMARY_STORAGE_DETACH_CHECKS
+from mgmt.storage.module import BACKUP_STORAGE_MODULE, PRIMARY_STORAGE_MODULE
 from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
@@ -134,6 +138,9 @@ MODULES = Modules(
         NETWORK,
         OFFERING,
         HOST,
+        PRIMARY_STORAGE_MODULE,
+        BACKUP_STORAGE_MODULE,
+        IMAGE,
         WEBHOOK,
         DIAG,
     )
@@ -150,6 +157,10 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     COUNTER_SOURCES,
     L2_NETWORK_BACKENDS,
     HOST_BACKENDS,
+    HOST_OBSERVERS,
+    HOST_FILTERS,
+    PRIMARY_STORAGE_DETACH_CHECKS,
+    BACKUP_STORAGE_BACKENDS,
 )
 
 #: Every API message of the in-tree services: the REST API is derived from these.

@@ -1,5 +1,6 @@
 """Host service: hosts in clusters, the connect handshake, hypervisor backends. Public
-surface: its messages, its inventory and the ``HOST_BACKENDS`` extension point."""
+surface: its messages, its inventory, the ``HOST_BACKENDS`` and ``HOST_OBSERVERS``
+extension points and what other services may read of hosts (``HostDisk``)."""
 
 from mgmt.host.backends import HOST_BACKENDS, HostAccess, HostBackend
 from mgmt.host.messages import (
@@ -12,17 +13,29 @@ from mgmt.host.messages import (
     ReconnectHost,
     UpdateHost,
 )
+from mgmt.host.reads import (
+    HOST_OBSERVERS,
+    HostDisk,
+    HostObserver,
+    host_disks,
+    hosts_in_clusters,
+)
 
 __all__ = [
     "API_MESSAGES",
     "HOST_BACKENDS",
+    "HOST_OBSERVERS",
     "AddHost",
     "ChangeHostState",
     "DeleteHost",
     "HostAccess",
     "HostBackend",
+    "HostDisk",
     "HostInventory",
+    "HostObserver",
     "HostReply",
     "ReconnectHost",
     "UpdateHost",
+    "host_disks",
+    "hosts_in_clusters",
 ]

@@ -28,6 +28,7 @@ from mgmt.host.flows.handshake import HostConnectCtx, handshake_steps
 from mgmt.host.flows.reconnect import reconnect_host_flow, reconnect_operation
 from mgmt.host.messages import AddHost, ChangeHostState, HostReply, ReconnectHost
 from mgmt.host.models import HostRow
+from mgmt.host.reads import HOST_OBSERVERS
 from mgmt.host.resources import inventory
 from mgmt.host.states import CONNECT, HOST_STATUS, STATE_EVENTS
 
@@ -56,6 +57,7 @@ class HostService:
                 backend,
                 node_id=settings.node_id,
                 timeout=settings.agent_timeout,
+                observers=plugins.observers(HOST_OBSERVERS),
             )
 
         self._add = add_host_flow(parts.db, parts.bus, self._hosts, steps(), settings.node_id)

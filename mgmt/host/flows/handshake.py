@@ -11,7 +11,7 @@ step: a resumed step re-attaches, never sends twice), the rest is idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,6 +26,7 @@ from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
 from mgmt.core.flow import RetryPolicy, Step
 from mgmt.host.backends import HostAccess, HostBackend
 from mgmt.host.models import HostRow
+from mgmt.host.reads import HostDisk, HostObserver, host_disks
 from mgmt.host.resources import CPU, MEMORY
 
 #: hypervisor type → its backend (the ``HOST_BACKENDS`` strategy)
@@ -163,9 +164,10 @@ class DefineCapacity(Step[HostConnectCtx]):
 
     name = "define-capacity"
 
-    def __init__(self, db: Database, bus: Bus) -> None:
+    def __init__(self, db: Database, bus: Bus, observers: Sequence[HostObserver] = ()) -> None:
         self.db = db
         self.bus = bus
+        self.observers = observers
 
     async def run(self, ctx: HostConnectCtx) -> Any:
         if ctx.cpuNum < 1 or ctx.memoryBytes < 1:
@@ -199,6 +201,10 @@ class DefineCapacity(Step[HostConnectCtx]):
                     )
                 else:
                     await set_total(s, ctx.hostUuid, name, total)
+            if self.observers:
+                host: HostDisk = (await host_disks(s, [ctx.hostUuid]))[ctx.hostUuid]
+                for observer in self.observers:
+                    await observer.host_connected(s, host)
         return {"cpu": ctx.cpuNum, "memory": ctx.memoryBytes}
 
 
@@ -210,11 +216,12 @@ def handshake_steps(
     *,
     node_id: str,
     timeout: float,
+    observers: Sequence[HostObserver] = (),
 ) -> list[Step[HostConnectCtx]]:
     return [
         PrepareAgent(backends),
         Connect(backends, agents, node_id=node_id, timeout=timeout),
         CollectFacts(agents, backends),
         SyncVms(agents, backends),
-        DefineCapacity(db, bus),
+        DefineCapacity(db, bus, observers),
     ]

@@ -1,0 +1,174 @@
+"""Mounting a shared primary storage (NFS, SharedMountPoint) on a cluster's hosts.
+
+``AttachSharedPrimaryStorage``: ``mount-on-hosts`` (each Connected host of the cluster
+mounts it through its agent, one task per host; the reported size is the storage's),
+then ``record-attachment`` (the point of no return: the cluster reference, the capacity
+counter at the size reported, status Connected, in one transaction). A host that fails
+fails the attach: the hosts that mounted it unmount it (the step's rollback) and no
+reference is left. ``DetachSharedPrimaryStorage`` unmounts it from the hosts after the
+reference is gone. Every agent command is an ``AgentStep`` task: a step resumed after a
+take-over re-attaches, never mounts twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import update
+
+from agent.protocol import MountPrimaryStorage, UnmountPrimaryStorage
+from mgmt.core.agenttasks import AgentCall, AgentClient, AgentStep
+from mgmt.core.bus import Bus
+from mgmt.core.db import Database, utcnow
+from mgmt.core.flow import FlowDef, Interrupt, RetryPolicy, Step
+from mgmt.storage.capacity import PS_CAPACITY, ensure_counter
+from mgmt.storage.models import PrimaryStorageClusterRefRow, PrimaryStorageRow
+
+ATTACH_SHARED = "AttachSharedPrimaryStorage"
+DETACH_SHARED = "DetachSharedPrimaryStorage"
+
+#: a hung agent costs a timeout per attempt: two, so a transient failure gets a retry
+MOUNT_RETRY = RetryPolicy(max_attempts=2, initial_delay=0.5)
+
+
+class MountHost(BaseModel):
+    hostUuid: str
+    agentUrl: str
+
+
+class MountCtx(BaseModel):
+    primaryStorageUuid: str
+    clusterUuid: str
+    type: str
+    url: str
+    mountPath: str
+    hosts: list[MountHost] = Field(default_factory=list)
+    totalCapacity: int = 0
+    availableCapacity: int = 0
+
+
+class MountOnHosts(AgentStep[MountCtx]):
+    name = "mount-on-hosts"
+    retry = MOUNT_RETRY
+
+    def __init__(self, agents: AgentClient) -> None:
+        super().__init__(agents)
+
+    def _mount(self, ctx: MountCtx, host: MountHost) -> AgentCall:
+        return AgentCall(
+            host.agentUrl,
+            MountPrimaryStorage(
+                hostUuid=host.hostUuid,
+                primaryStorageUuid=ctx.primaryStorageUuid,
+                type=ctx.type,
+                url=ctx.url,
+                mountPath=ctx.mountPath,
+            ),
+            host.hostUuid,
+        )
+
+    def _unmount(self, ctx: MountCtx, host: MountHost) -> AgentCall:
+        return AgentCall(
+            host.agentUrl,
+            UnmountPrimaryStorage(
+                hostUuid=host.hostUuid,
+                primaryStorageUuid=ctx.primaryStorageUuid,
+                mountPath=ctx.mountPath,
+            ),
+            host.hostUuid,
+        )
+
+    async def run(self, ctx: MountCtx) -> Any:
+        totals: list[int] = []
+        availables: list[int] = []
+        for host in ctx.hosts:
+            reply = await self.execute(self._mount(ctx, host), purpose=host.hostUuid)
+            totals.append(int(reply.get("totalCapacity", 0)))
+            availables.append(int(reply.get("availableCapacity", 0)))
+        if totals:  # one storage seen by every host: the smallest report is the safe one
+            ctx.totalCapacity, ctx.availableCapacity = min(totals), min(availables)
+        return {"mounted": [h.hostUuid for h in ctx.hosts]}
+
+    async def rollback(self, ctx: MountCtx, result: Any) -> None:
+        # result is None when the node died inside run(): any host may have mounted it
+        for host in ctx.hosts:
+            await self.execute(self._unmount(ctx, host), purpose=host.hostUuid)
+
+
+class RecordAttachment(Step[MountCtx]):
+    """The point of no return: the reference, the capacity and Connected, at once."""
+
+    name = "record-attachment"
+    no_rollback = True
+
+    def __init__(self, db: Database, bus: Bus) -> None:
+        self.db = db
+        self.bus = bus
+
+    async def run(self, ctx: MountCtx) -> Any:
+        async with self.db.session() as s, s.begin():
+            row = await s.get(PrimaryStorageRow, ctx.primaryStorageUuid)
+            if row is None:  # deleted meanwhile: nothing to record
+                return None
+            if (
+                await s.get(PrimaryStorageClusterRefRow, (ctx.primaryStorageUuid, ctx.clusterUuid))
+                is None
+            ):
+                s.add(
+                    PrimaryStorageClusterRefRow(
+                        primary_storage_uuid=ctx.primaryStorageUuid,
+                        cluster_uuid=ctx.clusterUuid,
+                        created_at=utcnow(),
+                    )
+                )
+            values: dict[str, Any] = {"updated_at": utcnow()}
+            if ctx.hosts:
+                values.update(
+                    status="Connected",
+                    total_physical_capacity=ctx.totalCapacity,
+                    available_physical_capacity=ctx.availableCapacity,
+                )
+                await ensure_counter(
+                    s,
+                    ctx.primaryStorageUuid,
+                    PS_CAPACITY,
+                    ctx.totalCapacity,
+                    partition=self.bus.partition_of(ctx.primaryStorageUuid),
+                    owner_type="PrimaryStorage",
+                )
+            await s.execute(
+                update(PrimaryStorageRow)
+                .where(PrimaryStorageRow.uuid == ctx.primaryStorageUuid)
+                .values(**values)
+            )
+        return None
+
+
+class UnmountFromHosts(MountOnHosts):
+    """Detach: every host lets go of it (the reference is gone already)."""
+
+    name = "unmount-from-hosts"
+
+    async def run(self, ctx: MountCtx) -> Any:
+        for host in ctx.hosts:
+            await self.execute(self._unmount(ctx, host), purpose=host.hostUuid)
+        return None
+
+    async def rollback(self, ctx: MountCtx, result: Any) -> None:
+        return None
+
+
+def attach_shared_flow(db: Database, bus: Bus, agents: AgentClient) -> FlowDef[MountCtx]:
+    return FlowDef(
+        ATTACH_SHARED,
+        MountCtx,
+        [MountOnHosts(agents), RecordAttachment(db, bus)],
+        on_interrupt=Interrupt.RESUME,
+    )
+
+
+def detach_shared_flow(agents: AgentClient) -> FlowDef[MountCtx]:
+    return FlowDef(
+        DETACH_SHARED, MountCtx, [UnmountFromHosts(agents)], on_interrupt=Interrupt.RESUME
+    )

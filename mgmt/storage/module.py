@@ -1,0 +1,91 @@
+"""The storage service modules: primary storage and backup storage, their flows, the
+host filter and the capacity plugins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mgmt.allocator import HOST_FILTERS
+from mgmt.core.cascade import CASCADE_OBSERVERS
+from mgmt.core.counters import COUNTER_SOURCES
+from mgmt.core.module import PluginParts, ServiceModule
+from mgmt.core.plugins import Extension, Plugin
+from mgmt.host import HOST_OBSERVERS
+from mgmt.storage.backup import BackupStorageService
+from mgmt.storage.capacity import (
+    PS_CAPACITY,
+    LocalStorageFollowsHosts,
+    PrimaryStorageCapacitySource,
+)
+from mgmt.storage.filter import PrimaryStorageFilter
+from mgmt.storage.messages import (
+    AddImageStoreBackupStorage,
+    AddLocalPrimaryStorage,
+    AddNfsPrimaryStorage,
+    AddSharedMountPointPrimaryStorage,
+    AttachBackupStorageToZone,
+    AttachPrimaryStorageToCluster,
+    ChangeBackupStorageState,
+    ChangePrimaryStorageState,
+    DeleteBackupStorage,
+    DeletePrimaryStorage,
+    DetachBackupStorageFromZone,
+    DetachPrimaryStorageFromCluster,
+    ReconnectBackupStorage,
+    UpdateBackupStorage,
+    UpdatePrimaryStorage,
+)
+from mgmt.storage.primary import PrimaryStorageService
+from mgmt.storage.resources import BACKUP_STORAGE, PRIMARY_STORAGE
+
+
+class StoragePlugin:
+    """LocalStorage capacity follows its hosts; the counter source; the host filter."""
+
+    name = "storage"
+
+    def extensions(self) -> Sequence[Extension]:
+        follows = LocalStorageFollowsHosts()
+        return [
+            Extension(COUNTER_SOURCES, PrimaryStorageCapacitySource(), type=PS_CAPACITY),
+            Extension(HOST_OBSERVERS, follows),
+            Extension(CASCADE_OBSERVERS, follows),
+            Extension(HOST_FILTERS, PrimaryStorageFilter()),
+        ]
+
+
+def _plugins(parts: PluginParts) -> Sequence[Plugin]:
+    return (StoragePlugin(),)
+
+
+PRIMARY_STORAGE_MODULE = ServiceModule(
+    "primary-storage",
+    apis=(
+        AddLocalPrimaryStorage,
+        AddNfsPrimaryStorage,
+        AddSharedMountPointPrimaryStorage,
+        UpdatePrimaryStorage,
+        DeletePrimaryStorage,
+        ChangePrimaryStorageState,
+        AttachPrimaryStorageToCluster,
+        DetachPrimaryStorageFromCluster,
+    ),
+    resources=(PRIMARY_STORAGE,),
+    service=PrimaryStorageService,
+    plugins=_plugins,
+)
+
+BACKUP_STORAGE_MODULE = ServiceModule(
+    "backup-storage",
+    apis=(
+        AddImageStoreBackupStorage,
+        UpdateBackupStorage,
+        DeleteBackupStorage,
+        ReconnectBackupStorage,
+        ChangeBackupStorageState,
+        AttachBackupStorageToZone,
+        DetachBackupStorageFromZone,
+    ),
+    resources=(BACKUP_STORAGE,),
+    service=BackupStorageService,
+)
