@@ -159,14 +159,21 @@ class Download(AgentStep[AddImageCtx]):
         )
 
     async def run(self, ctx: AddImageCtx) -> Any:
+        done: list[Target] = []
         for t in ctx.targets:
             watch = asyncio.create_task(self._progress(ctx, t), name=f"progress-{ctx.imageUuid}")
             try:
                 reply = await self.execute(self._call(ctx, t), purpose=t.backupStorageUuid)
+            except Exception:
+                # the engine does not roll a failed step back: the storages that have the
+                # image already delete it here (a failure is logged; the bits are orphans)
+                await self._undo(ctx, done)
+                raise
             finally:
                 watch.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watch
+            done.append(t)
             ctx.size = max(ctx.size, int(reply.get("size", 0)))
             ctx.actualSize = max(ctx.actualSize, int(reply.get("actualSize", 0)))
             ctx.md5Sum = str(reply.get("md5Sum") or ctx.md5Sum)
@@ -191,20 +198,29 @@ class Download(AgentStep[AddImageCtx]):
             except Exception as exc:
                 log.debug("image.progress_unread", image=ctx.imageUuid, error=str(exc))
 
+    async def _undo(self, ctx: AddImageCtx, done: list[Target]) -> None:
+        for t in done:
+            try:
+                await self.execute(self._delete(ctx, t), purpose=f"undo:{t.backupStorageUuid}")
+            except Exception as exc:
+                log.warning("image.undo_failed", image=ctx.imageUuid, error=str(exc))
+
+    def _delete(self, ctx: AddImageCtx, t: Target) -> AgentCall:
+        return AgentCall(
+            t.agentUrl,
+            DeleteImageBits(
+                backupStorageUuid=t.backupStorageUuid,
+                imageUuid=ctx.imageUuid,
+                installPath=t.installPath,
+            ),
+            t.backupStorageUuid,
+            resource_uuid=ctx.imageUuid,
+        )
+
     async def rollback(self, ctx: AddImageCtx, result: Any) -> None:
         # result is None when the node died inside run(): any storage may have the bits
         for t in ctx.targets:
-            call = AgentCall(
-                t.agentUrl,
-                DeleteImageBits(
-                    backupStorageUuid=t.backupStorageUuid,
-                    imageUuid=ctx.imageUuid,
-                    installPath=t.installPath,
-                ),
-                t.backupStorageUuid,
-                resource_uuid=ctx.imageUuid,
-            )
-            await self.execute(call, purpose=t.backupStorageUuid)
+            await self.execute(self._delete(ctx, t), purpose=t.backupStorageUuid)
 
 
 class ReserveCapacity(Step[AddImageCtx]):

@@ -22,8 +22,11 @@ from mgmt.core.agenttasks import AgentCall, AgentClient, AgentStep
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database, utcnow
 from mgmt.core.flow import FlowDef, Interrupt, RetryPolicy, Step
+from mgmt.core.logging import get_logger
 from mgmt.storage.capacity import PS_CAPACITY, ensure_counter
 from mgmt.storage.models import PrimaryStorageClusterRefRow, PrimaryStorageRow
+
+log = get_logger(__name__)
 
 ATTACH_SHARED = "AttachSharedPrimaryStorage"
 DETACH_SHARED = "DetachSharedPrimaryStorage"
@@ -82,10 +85,23 @@ class MountOnHosts(AgentStep[MountCtx]):
     async def run(self, ctx: MountCtx) -> Any:
         totals: list[int] = []
         availables: list[int] = []
-        for host in ctx.hosts:
-            reply = await self.execute(self._mount(ctx, host), purpose=host.hostUuid)
-            totals.append(int(reply.get("totalCapacity", 0)))
-            availables.append(int(reply.get("availableCapacity", 0)))
+        mounted: list[MountHost] = []
+        try:
+            for host in ctx.hosts:
+                reply = await self.execute(self._mount(ctx, host), purpose=host.hostUuid)
+                mounted.append(host)
+                totals.append(int(reply.get("totalCapacity", 0)))
+                availables.append(int(reply.get("availableCapacity", 0)))
+        except Exception:
+            # a failed step is not rolled back by the engine: the hosts that did mount it
+            # let go of it here (best effort: a stale mount is harmless and is mounted
+            # again by the next attach)
+            for host in mounted:
+                try:
+                    await self.execute(self._unmount(ctx, host), purpose=f"undo:{host.hostUuid}")
+                except Exception:
+                    log.warning("unmount.failed", host=host.hostUuid, ps=ctx.primaryStorageUuid)
+            raise
         if totals:  # one storage seen by every host: the smallest report is the safe one
             ctx.totalCapacity, ctx.availableCapacity = min(totals), min(availables)
         return {"mounted": [h.hostUuid for h in ctx.hosts]}

@@ -151,7 +151,7 @@ async def test_local_storage_capacity_is_its_hosts_disks_and_follows_them(
     assert (await env.ps(ps["uuid"]))["totalCapacity"] == 2 * SIM_DISK
     # the counter's source agrees: a recalculation finds no drift
     again = await env.admin.ok("POST", f"/v1/counters/{ps['uuid']}/actions/recalculate", json={})
-    assert again["counters"][0]["after"]["total"] == 2 * SIM_DISK, again
+    assert again["inventories"][0]["total"] == 2 * SIM_DISK, again
 
     # queries, update, change-state
     found = await env.admin.ok(
