@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from mgmt.core.cascade import CASCADE_RELEASES
 from mgmt.core.module import PluginParts, ServiceModule
 from mgmt.core.plugins import Extension, Plugin
+from mgmt.image.errors import STATUSES
 from mgmt.image.flows.delete import ImageRelease
 from mgmt.image.messages import API_MESSAGES
 from mgmt.image.resources import IMAGE, IMAGE_SIZE
@@ -35,4 +36,5 @@ MODULE = ServiceModule(
     service=ImageService,
     plugins=_plugins,
     quotas={IMAGE_SIZE.name: IMAGE_SIZE.default},
+    error_statuses=STATUSES,
 )

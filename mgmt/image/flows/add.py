@@ -12,6 +12,10 @@ Steps, in order:
    for the size downloaded, one transaction (a full storage fails the add: 409);
 4. ``mark-ready`` — the point of no return: Ready, size, md5, references Ready.
 
+A URL that cannot be downloaded (an HTTP error status, refused, unreachable, not a
+loopback address on the simulator) is the client's: ``IMAGE.1001``, 400 naming ``url``,
+with the agent's reason (the HTTP status) as cause; other failures are 503.
+
 A failure anywhere rolls back to nothing: the bits are deleted on the storages, capacity
 and quotas given back, the row, its references and its UUID claim removed — the image is
 **removed**, not left Failed; the job carries the reason (the agent's, with the URL's
@@ -35,10 +39,12 @@ from mgmt.core.agenttasks import AgentCall, AgentClient, AgentStep
 from mgmt.core.bus import Bus, HandlerContext
 from mgmt.core.counters import release, reserve
 from mgmt.core.db import Database, utcnow
+from mgmt.core.errors import PermanentError, ZCloudError, error
 from mgmt.core.flow import FlowDef, Interrupt, RetryPolicy, Step, current_attempt
 from mgmt.core.logging import get_logger
 from mgmt.core.resource import ResourceUuidRow, forget
 from mgmt.core.resource.handlers import ResourceHandlers
+from mgmt.image.errors import URL_ERRORS, ImageCodes, agent_code, root_details
 from mgmt.image.messages import AddImage
 from mgmt.image.models import ImageBackupStorageRefRow, ImageRow
 from mgmt.image.resources import IMAGE_NUM, IMAGE_SIZE, reservation_id
@@ -164,10 +170,18 @@ class Download(AgentStep[AddImageCtx]):
             watch = asyncio.create_task(self._progress(ctx, t), name=f"progress-{ctx.imageUuid}")
             try:
                 reply = await self.execute(self._call(ctx, t), purpose=t.backupStorageUuid)
-            except Exception:
+            except ZCloudError as exc:
                 # the engine does not roll a failed step back: the storages that have the
                 # image already delete it here (a failure is logged; the bits are orphans)
                 await self._undo(ctx, done)
+                if agent_code(exc.error) in URL_ERRORS:
+                    raise PermanentError(
+                        error(
+                            ImageCodes.URL_FAILED,
+                            f"url: {ctx.url} could not be downloaded: {root_details(exc.error)}",
+                            field="url",
+                        ).caused(exc.error)
+                    ) from exc
                 raise
             finally:
                 watch.cancel()

@@ -208,23 +208,33 @@ async def test_a_bad_url_or_a_fault_fails_the_add_and_leaves_nothing(
     env: Env, db: Database, files: str
 ) -> None:
     bs = (await _bs(env))["uuid"]
-    cases: list[tuple[str, dict[str, Any] | None, str]] = [
-        (f"{files}/missing.qcow2", None, "404"),
-        ("http://127.0.0.1:9/refused.qcow2", None, "ConnectError"),
-        (f"{files}/img/a?size=1024", {"command": "DownloadImage", "action": "fail"}, "bits rot"),
+    # a URL at fault is the client's: 400 naming url, with the HTTP status; a fault is 503
+    cases: list[tuple[str, dict[str, Any] | None, str, int]] = [
+        (f"{files}/missing.qcow2", None, "HTTP 404", 400),
+        ("http://127.0.0.1:9/refused.qcow2", None, "ConnectError", 400),
+        ("http://192.0.2.1/far.qcow2", None, "loopback", 400),
+        (
+            f"{files}/img/a?size=1024",
+            {"command": "DownloadImage", "action": "fail"},
+            "bits rot",
+            503,
+        ),
         (
             f"{files}/img/b?size=1024",
             {"command": "DownloadImage", "action": "fail", "retryable": True},
             "bits rot",
+            503,
         ),
     ]
-    for url, fault, reason in cases:
+    for url, fault, reason, status in cases:
         image = str(uuidlib.uuid4())
         if fault is not None:
             await env.fault("backup-storage", bs, error="bits rot", times=1, **fault)
         resp = await env.admin.call("POST", "/v1/images", json=_body(url, bs, resourceUuid=image))
-        assert resp.status_code == 503, resp.text
+        assert resp.status_code == status, resp.text
         assert reason in resp.text, resp.text
+        if status == 400:
+            assert resp.json()["error"]["extra"]["field"] == "url", resp.text
         assert await _left_behind(db, image) == NOTHING
         assert await _quota(db, "image.num") == 0 and await _quota(db, "image.size") == 0
         got = (await env.admin.ok("GET", f"/v1/backup-storage/{bs}"))["inventory"]
