@@ -91,7 +91,13 @@ class AddImage(ApiRequest[ImageReply]):
     name: str = Field(min_length=1, max_length=255, description="Name of the image.")
     description: str = Field(default="", max_length=2048, description="Free text.")
     url: str = Field(
-        min_length=8, max_length=2048, pattern=r"^https?://\S+$", description="http(s) URL."
+        min_length=8,
+        max_length=2048,
+        pattern=r"^https?://\S+$",
+        description="http(s) URL.",
+        # the create matrix (tests/integration/api/test_create_uuids.py) gives a field
+        # marked so a URL that serves a file
+        json_schema_extra={"x-zcloud-download": True},
     )
     format: ImageFormat = Field(description="qcow2, raw or iso.")
     mediaType: MediaType = Field(
