@@ -239,6 +239,14 @@ async def test_a_bad_url_or_a_fault_fails_the_add_and_leaves_nothing(
         assert await _quota(db, "image.num") == 0 and await _quota(db, "image.size") == 0
         got = (await env.admin.ok("GET", f"/v1/backup-storage/{bs}"))["inventory"]
         assert got["availableCapacity"] == SIM_BS
+    # a lost callback is asked for; a repeated one ignored: the download ran once
+    for action in ("drop_callback", "duplicate_callback"):
+        await env.fault("backup-storage", bs, command="DownloadImage", action=action, times=1)
+        made = await env.admin.ok("POST", "/v1/images", json=_body(f"{files}/img/{action}", bs))
+        assert made["inventory"]["status"] == "Ready"
+        await env.admin.ok("DELETE", f"/v1/images/{made['inventory']['uuid']}")
+    runs = (await env.http.get(f"{env.sim.url}/sim/backup-storage/{bs}/runs")).json()
+    assert runs["byPath"]["/backup-storage/image/download"] == len(cases) + 2, runs
     # a storage not Connected, or not there: refused before anything is made
     missing = await env.admin.call(
         "POST", "/v1/images", json=_body(f"{files}/img/c", str(uuidlib.uuid4()))
