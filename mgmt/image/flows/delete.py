@@ -1,6 +1,7 @@
 """``ImageRelease`` (``CASCADE_RELEASES``): before an image's rows go, each backup storage
-it is on deletes its bits through its agent (flow ``DeleteImageBits``, one per storage;
-a failure is retried by the GC queue, so no image is left on a storage unseen)."""
+it is on deletes its bits through its agent (flow ``DeleteImageFromBackupStorage``, one
+per storage; a failure is retried by the GC queue, so no image is left on a storage
+unseen)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class DeleteOnBackupStorage(AgentStep[DeleteBitsCtx]):
 
 def delete_bits_flow(agents: AgentClient) -> FlowDef[DeleteBitsCtx]:
     return FlowDef(
-        "DeleteImageBits",
+        "DeleteImageFromBackupStorage",
         DeleteBitsCtx,
         [DeleteOnBackupStorage(agents)],
         on_interrupt=Interrupt.RESUME,
