@@ -275,6 +275,17 @@ async def test_nfs_and_shared_mount_point_are_mounted_by_the_cluster_hosts(
         held = await s.scalar(select(func.count()).where(ReservationRow.owner_uuid == ps["uuid"]))
     assert held == 0
 
+    # a host that never answers: both attempts time out (agent timeout 3 s), same outcome
+    await env.http.delete(f"{env.sim.url}/sim/hosts/{h2['uuid']}/faults")
+    await env.fault(
+        "hosts", h2["uuid"], command="MountPrimaryStorage", action="hang", seconds=8, times=2
+    )
+    hung = await env.action(path, "attach-cluster", clusterUuid=env.cluster_uuid)
+    assert hung.status_code == 503, hung.text
+    assert "SYS.110" in hung.text and "MountPrimaryStorage" in hung.text, hung.text
+    assert (await env.ps(ps["uuid"]))["attachedClusterUuids"] == []
+    assert ps["uuid"] not in (await env.sim_host(h1["uuid"]))["mounts"]
+
 
 async def test_detach_is_refused_while_a_check_names_volumes_in_use(env: Env) -> None:
     await env.add_host("127.0.22.1")
