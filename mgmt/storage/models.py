@@ -46,6 +46,24 @@ class PrimaryStorageClusterRefRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class PrimaryStorageHostRefRow(Base):
+    """A host that mounted a shared primary storage (NFS, SharedMountPoint): what its
+    delete unmounts (``PrimaryStorageRelease``)."""
+
+    __tablename__ = "primary_storage_host_ref"
+
+    primary_storage_uuid: Mapped[str] = mapped_column(
+        String(64), ForeignKey("primary_storage.uuid", ondelete="CASCADE"), primary_key=True
+    )
+    host_uuid: Mapped[str] = mapped_column(
+        String(64), ForeignKey("host.uuid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    #: the host's agent when it mounted it, and where
+    agent_url: Mapped[str] = mapped_column(String(2048))
+    mount_path: Mapped[str] = mapped_column(String(1024))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class BackupStorageRow(ResourceColumns, Base):
     __tablename__ = "backup_storage"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mgmt.allocator import HOST_FILTERS
-from mgmt.core.cascade import CASCADE_OBSERVERS
+from mgmt.core.cascade import CASCADE_OBSERVERS, CASCADE_RELEASES
 from mgmt.core.counters import COUNTER_SOURCES
 from mgmt.core.module import PluginParts, ServiceModule
 from mgmt.core.plugins import Extension, Plugin
@@ -18,6 +18,7 @@ from mgmt.storage.capacity import (
     PrimaryStorageCapacitySource,
 )
 from mgmt.storage.filter import PrimaryStorageFilter
+from mgmt.storage.flows.mount import PrimaryStorageRelease
 from mgmt.storage.messages import (
     AddImageStoreBackupStorage,
     AddLocalPrimaryStorage,
@@ -40,13 +41,18 @@ from mgmt.storage.resources import BACKUP_STORAGE, PRIMARY_STORAGE
 
 
 class StoragePlugin:
-    """LocalStorage capacity follows its hosts; the counter source; the host filter."""
+    """LocalStorage capacity follows its hosts; the counter source; the host filter; the
+    unmount of a deleted shared primary storage."""
 
     name = "storage"
+
+    def __init__(self, parts: PluginParts) -> None:
+        self._release = PrimaryStorageRelease(parts.agents)
 
     def extensions(self) -> Sequence[Extension]:
         follows = LocalStorageFollowsHosts()
         return [
+            Extension(CASCADE_RELEASES, self._release, type="PrimaryStorage"),
             Extension(COUNTER_SOURCES, PrimaryStorageCapacitySource(), type=PS_CAPACITY),
             Extension(HOST_OBSERVERS, follows),
             Extension(CASCADE_OBSERVERS, follows),
@@ -55,7 +61,7 @@ class StoragePlugin:
 
 
 def _plugins(parts: PluginParts) -> Sequence[Plugin]:
-    return (StoragePlugin(),)
+    return (StoragePlugin(parts),)
 
 
 PRIMARY_STORAGE_MODULE = ServiceModule(

@@ -41,7 +41,11 @@ from mgmt.storage.messages import (
     PrimaryStorageReply,
     state_event_target,
 )
-from mgmt.storage.models import PrimaryStorageClusterRefRow, PrimaryStorageRow
+from mgmt.storage.models import (
+    PrimaryStorageClusterRefRow,
+    PrimaryStorageHostRefRow,
+    PrimaryStorageRow,
+)
 from mgmt.storage.points import PRIMARY_STORAGE_DETACH_CHECKS
 from mgmt.storage.resources import ps_inventory
 
@@ -204,6 +208,13 @@ class PrimaryStorageService:
             )
             if row.type == LOCAL:
                 await sync_local(s, [row.uuid])
+            cluster_hosts = [h.uuid for h in await hosts_in_clusters(s, [cluster_uuid])]
+            await s.execute(
+                delete(PrimaryStorageHostRefRow).where(
+                    PrimaryStorageHostRefRow.primary_storage_uuid == row.uuid,
+                    PrimaryStorageHostRefRow.host_uuid.in_(cluster_hosts),
+                )
+            )
             unmount = (
                 await self._mount_ctx(s, row, cluster_uuid)
                 if row.type != LOCAL and getattr(gone, "rowcount", 0)

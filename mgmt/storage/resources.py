@@ -18,6 +18,7 @@ from mgmt.storage.models import (
     BackupStorageRow,
     BackupStorageZoneRefRow,
     PrimaryStorageClusterRefRow,
+    PrimaryStorageHostRefRow,
     PrimaryStorageRow,
 )
 
@@ -75,6 +76,11 @@ async def _ps_gone(s: AsyncSession, uuids: Sequence[str]) -> None:
     await s.execute(
         delete(PrimaryStorageClusterRefRow).where(
             PrimaryStorageClusterRefRow.primary_storage_uuid.in_(list(uuids))
+        )
+    )
+    await s.execute(
+        delete(PrimaryStorageHostRefRow).where(
+            PrimaryStorageHostRefRow.primary_storage_uuid.in_(list(uuids))
         )
     )
     for uuid in uuids:  # no counter outlives its storage

@@ -4,9 +4,9 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-03 06:30:00.000000
 
-Primary storage (LocalStorage, NFS, SharedMountPoint) with its cluster references, backup
-storage (ImageStore) with its zone references, images with their backup storage
-references. Capacity is in the counter tables (0007), not here.
+Primary storage (LocalStorage, NFS, SharedMountPoint) with its cluster references and
+the hosts that mounted it, backup storage (ImageStore) with its zone references, images
+with their backup storage references. Capacity is in the counter tables (0007), not here.
 """
 
 from __future__ import annotations
@@ -192,8 +192,40 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "primary_storage_host_ref",
+        sa.Column("primary_storage_uuid", sa.String(length=64), nullable=False),
+        sa.Column("host_uuid", sa.String(length=64), nullable=False),
+        sa.Column("agent_url", sa.String(length=2048), nullable=False),
+        sa.Column("mount_path", sa.String(length=1024), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["host_uuid"],
+            ["host.uuid"],
+            name=op.f("fk_primary_storage_host_ref_host_uuid_host"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["primary_storage_uuid"],
+            ["primary_storage.uuid"],
+            name=op.f("fk_primary_storage_host_ref_primary_storage_uuid_primary_storage"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "primary_storage_uuid", "host_uuid", name=op.f("pk_primary_storage_host_ref")
+        ),
+    )
+    with op.batch_alter_table("primary_storage_host_ref", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_primary_storage_host_ref_host_uuid"), ["host_uuid"], unique=False
+        )
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("primary_storage_host_ref", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_primary_storage_host_ref_host_uuid"))
+
+    op.drop_table("primary_storage_host_ref")
     with op.batch_alter_table("primary_storage_cluster_ref", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_primary_storage_cluster_ref_cluster_uuid"))
 

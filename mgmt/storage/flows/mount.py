@@ -12,24 +12,32 @@ take-over re-attaches, never mounts twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agent.protocol import MountPrimaryStorage, UnmountPrimaryStorage
 from mgmt.core.agenttasks import AgentCall, AgentClient, AgentStep
 from mgmt.core.bus import Bus
+from mgmt.core.cascade import Release
 from mgmt.core.db import Database, utcnow
 from mgmt.core.flow import FlowDef, Interrupt, RetryPolicy, Step
 from mgmt.core.logging import get_logger
 from mgmt.storage.capacity import PS_CAPACITY, ensure_counter
-from mgmt.storage.models import PrimaryStorageClusterRefRow, PrimaryStorageRow
+from mgmt.storage.models import (
+    PrimaryStorageClusterRefRow,
+    PrimaryStorageHostRefRow,
+    PrimaryStorageRow,
+)
 
 log = get_logger(__name__)
 
 ATTACH_SHARED = "AttachSharedPrimaryStorage"
 DETACH_SHARED = "DetachSharedPrimaryStorage"
+RELEASE_SHARED = "ReleaseSharedPrimaryStorage"
 
 #: a hung agent costs a timeout per attempt: two, so a transient failure gets a retry
 MOUNT_RETRY = RetryPolicy(max_attempts=2, initial_delay=0.5)
@@ -138,6 +146,18 @@ class RecordAttachment(Step[MountCtx]):
                         created_at=utcnow(),
                     )
                 )
+            for host in ctx.hosts:  # what a delete of the storage unmounts
+                if await s.get(PrimaryStorageHostRefRow, (ctx.primaryStorageUuid, host.hostUuid)):
+                    continue
+                s.add(
+                    PrimaryStorageHostRefRow(
+                        primary_storage_uuid=ctx.primaryStorageUuid,
+                        host_uuid=host.hostUuid,
+                        agent_url=host.agentUrl,
+                        mount_path=ctx.mountPath,
+                        created_at=utcnow(),
+                    )
+                )
             values: dict[str, Any] = {"updated_at": utcnow()}
             if ctx.hosts:
                 values.update(
@@ -184,7 +204,45 @@ def attach_shared_flow(db: Database, bus: Bus, agents: AgentClient) -> FlowDef[M
     )
 
 
-def detach_shared_flow(agents: AgentClient) -> FlowDef[MountCtx]:
-    return FlowDef(
-        DETACH_SHARED, MountCtx, [UnmountFromHosts(agents)], on_interrupt=Interrupt.RESUME
-    )
+def detach_shared_flow(agents: AgentClient, name: str = DETACH_SHARED) -> FlowDef[MountCtx]:
+    return FlowDef(name, MountCtx, [UnmountFromHosts(agents)], on_interrupt=Interrupt.RESUME)
+
+
+class PrimaryStorageRelease:
+    """``CASCADE_RELEASES`` of PrimaryStorage: before a shared primary storage's rows go,
+    the hosts that mounted it unmount it (flow ``ReleaseSharedPrimaryStorage``; a failure
+    is retried by the GC queue)."""
+
+    type_name = "PrimaryStorage"
+
+    def __init__(self, agents: AgentClient) -> None:
+        self._flow = detach_shared_flow(agents, RELEASE_SHARED)
+        self.flows: Sequence[FlowDef[Any]] = (self._flow,)
+
+    async def releases(self, session: AsyncSession, uuids: Sequence[str]) -> Sequence[Release]:
+        rows = await session.execute(
+            select(PrimaryStorageHostRefRow, PrimaryStorageRow.type, PrimaryStorageRow.url)
+            .join(
+                PrimaryStorageRow,
+                PrimaryStorageRow.uuid == PrimaryStorageHostRefRow.primary_storage_uuid,
+            )
+            .where(PrimaryStorageHostRefRow.primary_storage_uuid.in_(list(uuids)))
+            # a resumed release step numbers its runs the same
+            .order_by(
+                PrimaryStorageHostRefRow.primary_storage_uuid, PrimaryStorageHostRefRow.host_uuid
+            )
+        )
+        by_ps: dict[str, MountCtx] = {}
+        for ref, kind, url in rows.all():
+            ctx = by_ps.setdefault(
+                ref.primary_storage_uuid,
+                MountCtx(
+                    primaryStorageUuid=ref.primary_storage_uuid,
+                    clusterUuid="",
+                    type=kind,
+                    url=url,
+                    mountPath=ref.mount_path,
+                ),
+            )
+            ctx.hosts.append(MountHost(hostUuid=ref.host_uuid, agentUrl=ref.agent_url))
+        return [Release(self._flow, ctx) for ctx in by_ps.values()]

@@ -356,7 +356,7 @@ async def test_storage_is_admin_only_and_goes_with_its_zone(env: Env, db: Databa
     bad = await env.add_ps("nfs", "bad", "not-an-export")
     assert bad.status_code == 400 and "url" in bad.text, bad.text
 
-    await env.add_host("127.0.23.1")
+    host = await env.add_host("127.0.23.1")
     made = []
     for variant, url in (("local", "/l"), ("nfs", "127.0.0.1:/e"), ("shared-mount-point", "/s")):
         ps = (await env.add_ps(variant, variant, url)).json()["inventory"]
@@ -364,8 +364,11 @@ async def test_storage_is_admin_only_and_goes_with_its_zone(env: Env, db: Databa
             f"/v1/primary-storage/{ps['uuid']}", "attach-cluster", clusterUuid=env.cluster_uuid
         )
         made.append(ps["uuid"])
+    assert len((await env.sim_host(host["uuid"]))["mounts"]) == 2
     deleted = await env.admin.ok("DELETE", f"/v1/zones/{env.zone_uuid}")
     order = deleted["deleted"]
     assert "PrimaryStorage" in order and order.index("PrimaryStorage") < order.index("Zone")
     for uuid in made:
         assert await _left_behind(db, uuid) == NOTHING
+    # the shared ones were unmounted from the host before their rows went
+    assert len((await env.sim_host(host["uuid"]))["mounts"]) == 0
