@@ -6,19 +6,24 @@ reported in their connect handshake (``HostDisk.local_storage_bytes``): it is se
 whenever a cluster is attached or detached, a host of an attached cluster connects
 (``HOST_OBSERVERS``) or a host is deleted (``CASCADE_OBSERVERS``), and the counter
 source (``COUNTER_SOURCES``) computes it the same way, so a recalculation corrects it.
-NFS and SharedMountPoint totals are what the hosts' agents reported when they mounted
-them; backup storage totals what its agent reported on connect.
+A LocalStorage also has one counter per host, ``primaryStorage.host/<hostUuid>`` (owner:
+the storage, total: that host's disk): a volume lives on one host, so it reserves there
+too, and the host filter reads it. NFS and SharedMountPoint totals are what the hosts'
+agents reported when they mounted them; backup storage totals what its agent reported on
+connect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core.counters import (
+    CounterRow,
     Measure,
+    ReservationRow,
     ReservationSource,
     define_counter,
     get_counter,
@@ -29,6 +34,8 @@ from mgmt.host import HostDisk, hosts_in_clusters
 from mgmt.storage.models import PrimaryStorageClusterRefRow, PrimaryStorageRow
 
 PS_CAPACITY = "primaryStorage.capacity"
+#: a LocalStorage's share on one host (owner: the storage): ``primaryStorage.host/<uuid>``
+HOST_SHARE_PREFIX = "primaryStorage.host/"
 BS_CAPACITY = "backupStorage.capacity"
 LOCAL = "LocalStorage"
 
@@ -61,17 +68,53 @@ async def ensure_counter(
         await set_total(s, owner_uuid, name, total)
 
 
+def host_share(host_uuid: str) -> str:
+    """The counter of a LocalStorage's room on one host (a volume reserves on it too)."""
+    return f"{HOST_SHARE_PREFIX}{host_uuid}"
+
+
+async def _sync_shares(
+    s: AsyncSession, ps_uuid: str, hosts: Sequence[HostDisk], partition: int
+) -> None:
+    """One counter per host of the storage, at that host's disk; gone for hosts gone."""
+    wanted = {host_share(h.uuid): h.local_storage_bytes for h in hosts}
+    for name, total in wanted.items():
+        await ensure_counter(
+            s, ps_uuid, name, total, partition=partition, owner_type="PrimaryStorage"
+        )
+    stale = (
+        await s.execute(
+            select(CounterRow.name).where(
+                CounterRow.owner_uuid == ps_uuid, CounterRow.name.like(f"{HOST_SHARE_PREFIX}%")
+            )
+        )
+    ).all()
+    gone = [n for (n,) in stale if n not in wanted]
+    if gone:
+        await s.execute(
+            delete(ReservationRow).where(
+                ReservationRow.owner_uuid == ps_uuid, ReservationRow.name.in_(gone)
+            )
+        )
+        await s.execute(
+            delete(CounterRow).where(CounterRow.owner_uuid == ps_uuid, CounterRow.name.in_(gone))
+        )
+
+
 async def sync_local(s: AsyncSession, ps_uuids: Sequence[str] | None = None) -> None:
-    """Set the totals of these LocalStorages (None: every one) from their hosts' disks.
-    Storages deleted in this transaction (a zone's cascade) are skipped."""
+    """Set the totals of these LocalStorages (None: every one) from their hosts' disks,
+    and their per-host shares. Storages deleted in this transaction (a zone's cascade) are
+    skipped."""
     query = select(PrimaryStorageRow.uuid).where(PrimaryStorageRow.type == LOCAL)
     if ps_uuids is not None:
         query = query.where(PrimaryStorageRow.uuid.in_(list(ps_uuids)))
     for (uuid,) in (await s.execute(query.order_by(PrimaryStorageRow.uuid))).all():
-        total = await local_total(s, uuid)
+        hosts = await local_hosts(s, uuid)
+        total = sum(h.local_storage_bytes for h in hosts)
         if await get_counter(s, uuid, PS_CAPACITY) is not None:
             counter = await set_total(s, uuid, PS_CAPACITY, total)
             available = counter.available
+            await _sync_shares(s, uuid, hosts, counter.partition)
         else:
             available = total
         await s.execute(

@@ -4,8 +4,8 @@ has an attached, Enabled and Connected primary storage with room for the VM's di
 What is needed is the root volume — the image's size, or ``spec.root_disk_size`` for an
 ISO (or no image) — plus every data disk. A shared storage needs that much available on
 its counter; a LocalStorage on its counter and on the host's own disk (its share of the
-storage: volumes live on one host). ``spec.primary_storage_uuid`` restricts the choice to
-that storage.
+storage, the counter ``primaryStorage.host/<hostUuid>``: volumes live on one host).
+``spec.primary_storage_uuid`` restricts the choice to that storage.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from mgmt.allocator import AllocationSpec, HostCandidate
 from mgmt.core.counters import CounterRow
 from mgmt.host import HostDisk, host_disks
 from mgmt.image import image_disk
-from mgmt.storage.capacity import LOCAL, PS_CAPACITY
+from mgmt.storage.capacity import HOST_SHARE_PREFIX, LOCAL, PS_CAPACITY, host_share
 from mgmt.storage.models import PrimaryStorageClusterRefRow, PrimaryStorageRow
 
 
@@ -46,6 +46,22 @@ async def needed_bytes(session: AsyncSession, spec: AllocationSpec) -> int:
         if image is not None and image.media_type != "ISO":
             root = max(root, image.size)
     return root + sum(spec.data_disk_sizes)
+
+
+async def _shares(
+    session: AsyncSession, by_cluster: Mapping[str, list[_Storage]], hosts: Sequence[HostCandidate]
+) -> dict[tuple[str, str], int]:
+    """(LocalStorage, host) → what is available of the storage on that host."""
+    local = sorted({p.uuid for ps in by_cluster.values() for p in ps if p.type == LOCAL})
+    if not local:
+        return {}
+    names = [host_share(h.uuid) for h in hosts]
+    rows = await session.execute(
+        select(CounterRow.owner_uuid, CounterRow.name, CounterRow.available).where(
+            CounterRow.owner_uuid.in_(local), CounterRow.name.in_(names)
+        )
+    )
+    return {(o, n.removeprefix(HOST_SHARE_PREFIX)): int(a) for o, n, a in rows.all()}
 
 
 class PrimaryStorageFilter:
@@ -89,9 +105,12 @@ class PrimaryStorageFilter:
                 _Storage(uuid, name, kind, cluster, usable, int(available or 0))
             )
         disks = await host_disks(session, [h.uuid for h in hosts])
+        shares = await _shares(session, by_cluster, hosts)
         out: dict[str, str] = {}
         for host in hosts:
-            reason = self._why_not(host, by_cluster.get(host.cluster_uuid, []), need, disks, spec)
+            reason = self._why_not(
+                host, by_cluster.get(host.cluster_uuid, []), need, disks, shares, spec
+            )
             if reason is not None:
                 out[host.uuid] = reason
         return out
@@ -102,6 +121,7 @@ class PrimaryStorageFilter:
         storages: list[_Storage],
         need: int,
         disks: Mapping[str, HostDisk],
+        shares: Mapping[tuple[str, str], int],
         spec: AllocationSpec,
     ) -> str | None:
         which = (
@@ -127,11 +147,14 @@ class PrimaryStorageFilter:
                 continue
             if ps.type == LOCAL:
                 disk = disks.get(host.uuid)
-                local = disk.local_storage_bytes if disk is not None else 0
+                # its share on this host (the counter), else the disk the host reported
+                local = shares.get(
+                    (ps.uuid, host.uuid), disk.local_storage_bytes if disk is not None else 0
+                )
                 if local < need:
                     reasons.append(
                         f"LocalStorage {ps.name} ({ps.uuid}): host {host.name}'s disk has "
-                        f"{_gib(local)}, needs {_gib(need)}"
+                        f"{_gib(local)} available, needs {_gib(need)}"
                     )
                     continue
             return None  # this one has room

@@ -143,12 +143,18 @@ async def test_local_storage_capacity_is_its_hosts_disks_and_follows_them(
     assert inv["totalCapacity"] == inv["availableCapacity"] == 2 * SIM_DISK
     assert inv["totalPhysicalCapacity"] == 2 * SIM_DISK
     assert await _counter(db, ps["uuid"], "primaryStorage.capacity") == (2 * SIM_DISK,) * 2
+    for h in (h1, h2):  # its share on each host: what a volume there reserves too
+        assert await _counter(db, ps["uuid"], f"primaryStorage.host/{h['uuid']}") == (
+            SIM_DISK,
+            SIM_DISK,
+        )
 
     # a host added to the cluster joins the capacity; one deleted leaves it
     await env.add_host("127.0.20.3")
     assert (await env.ps(ps["uuid"]))["totalCapacity"] == 3 * SIM_DISK
     await env.admin.ok("DELETE", f"/v1/hosts/{h1['uuid']}")
     assert (await env.ps(ps["uuid"]))["totalCapacity"] == 2 * SIM_DISK
+    assert await _counter(db, ps["uuid"], f"primaryStorage.host/{h1['uuid']}") is None
     # the counter's source agrees: a recalculation finds no drift
     again = await env.admin.ok("POST", f"/v1/counters/{ps['uuid']}/actions/recalculate", json={})
     assert again["inventories"][0]["total"] == 2 * SIM_DISK, again
