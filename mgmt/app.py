@@ -106,7 +106,7 @@ from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
-from mgmt.host import HOST_BACKENDS, HOST_OBSERVERS
+from mgmt.host import HOST_BACKENDS, HOST_CONNECT_EXTENSIONS, HOST_OBSERVERS
 from mgmt.host import models as _host_models  # noqa: F401
 from mgmt.host.module import MODULE as HOST
 from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
@@ -158,6 +158,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     L2_NETWORK_BACKENDS,
     HOST_BACKENDS,
     HOST_OBSERVERS,
+    HOST_CONNECT_EXTENSIONS,
     HOST_FILTERS,
     PRIMARY_STORAGE_DETACH_CHECKS,
     BACKUP_STORAGE_BACKENDS,

@@ -23,6 +23,7 @@ from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
 from mgmt.core.states import StateCodes, StatefulOperation
 from mgmt.host.backends import HOST_BACKENDS, HostBackend
+from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS
 from mgmt.host.flows.add import add_host_flow, ip_holder, ip_taken
 from mgmt.host.flows.handshake import HostConnectCtx, handshake_steps
 from mgmt.host.flows.reconnect import reconnect_host_flow, reconnect_operation
@@ -49,6 +50,8 @@ class HostService:
 
         settings = parts.settings
 
+        extensions = plugins.observers(HOST_CONNECT_EXTENSIONS)
+
         def steps() -> Any:
             return handshake_steps(
                 parts.db,
@@ -58,6 +61,7 @@ class HostService:
                 node_id=settings.node_id,
                 timeout=settings.agent_timeout,
                 observers=plugins.observers(HOST_OBSERVERS),
+                extra=[step for e in extensions for step in e.connect_steps(backend)],
             )
 
         self._add = add_host_flow(parts.db, parts.bus, self._hosts, steps(), settings.node_id)

@@ -10,7 +10,7 @@ from mgmt.core.cascade import CASCADE_OBSERVERS, CASCADE_RELEASES
 from mgmt.core.counters import COUNTER_SOURCES
 from mgmt.core.module import PluginParts, ServiceModule
 from mgmt.core.plugins import Extension, Plugin
-from mgmt.host import HOST_OBSERVERS
+from mgmt.host import HOST_CONNECT_EXTENSIONS, HOST_OBSERVERS
 from mgmt.storage.backup import BackupStorageService
 from mgmt.storage.capacity import (
     PS_CAPACITY,
@@ -18,6 +18,7 @@ from mgmt.storage.capacity import (
     PrimaryStorageCapacitySource,
 )
 from mgmt.storage.filter import PrimaryStorageFilter
+from mgmt.storage.flows.join import SharedStorageOnJoin
 from mgmt.storage.flows.mount import PrimaryStorageRelease
 from mgmt.storage.messages import (
     AddImageStoreBackupStorage,
@@ -42,17 +43,19 @@ from mgmt.storage.resources import BACKUP_STORAGE, PRIMARY_STORAGE
 
 class StoragePlugin:
     """LocalStorage capacity follows its hosts; the counter source; the host filter; the
-    unmount of a deleted shared primary storage."""
+    unmount of a deleted shared primary storage; a joining host mounts the shared ones."""
 
     name = "storage"
 
     def __init__(self, parts: PluginParts) -> None:
         self._release = PrimaryStorageRelease(parts.agents)
+        self._join = SharedStorageOnJoin(parts.agents, parts.db)
 
     def extensions(self) -> Sequence[Extension]:
         follows = LocalStorageFollowsHosts()
         return [
             Extension(CASCADE_RELEASES, self._release, type="PrimaryStorage"),
+            Extension(HOST_CONNECT_EXTENSIONS, self._join),
             Extension(COUNTER_SOURCES, PrimaryStorageCapacitySource(), type=PS_CAPACITY),
             Extension(HOST_OBSERVERS, follows),
             Extension(CASCADE_OBSERVERS, follows),

@@ -217,6 +217,7 @@ def handshake_steps(
     node_id: str,
     timeout: float,
     observers: Sequence[HostObserver] = (),
+    extra: Sequence[Step[HostConnectCtx]] = (),
 ) -> list[Step[HostConnectCtx]]:
     return [
         PrepareAgent(backends),
@@ -224,4 +225,5 @@ def handshake_steps(
         CollectFacts(agents, backends),
         SyncVms(agents, backends),
         DefineCapacity(db, bus, observers),
+        *extra,
     ]

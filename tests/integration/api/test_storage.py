@@ -291,6 +291,25 @@ async def test_nfs_and_shared_mount_point_are_mounted_by_the_cluster_hosts(
     assert "SYS.110" in hung.text and "MountPrimaryStorage" in hung.text, hung.text
     assert (await env.ps(ps["uuid"]))["attachedClusterUuids"] == []
     assert ps["uuid"] not in (await env.sim_host(h1["uuid"]))["mounts"]
+    await env.http.delete(f"{env.sim.url}/sim/hosts/{h2['uuid']}/faults")
+
+    # a host joining a cluster with a shared storage mounts it in its handshake; one that
+    # cannot is not added (nothing is left mounted on it)
+    joined = (await env.add_ps("nfs", "nfs-join", "127.0.0.1:/export/j")).json()["inventory"]
+    path = f"/v1/primary-storage/{joined['uuid']}"
+    assert (await env.action(path, "attach-cluster", clusterUuid=env.cluster_uuid)).is_success
+    h3 = await env.add_host("127.0.21.3")
+    assert joined["uuid"] in (await env.sim_host(h3["uuid"]))["mounts"]
+    bad = str(uuidlib.uuid4())
+    await env.fault("hosts", bad, command="MountPrimaryStorage", action="fail", error="no route")
+    body = {"clusterUuid": env.cluster_uuid, "name": "h4", "managementIp": "127.0.21.4"}
+    refused = await env.admin.call("POST", "/v1/hosts", json={**body, "resourceUuid": bad})
+    assert refused.status_code == 503 and "no route" in refused.text, refused.text
+    assert (await env.admin.call("GET", f"/v1/hosts/{bad}")).status_code == 404
+    # deleting the storage unmounts it from every host that mounted it
+    await env.admin.ok("DELETE", path)
+    for h in (h1, h2, h3):
+        assert joined["uuid"] not in (await env.sim_host(h["uuid"]))["mounts"]
 
 
 async def test_detach_is_refused_while_a_check_names_volumes_in_use(env: Env) -> None:

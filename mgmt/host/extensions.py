@@ -1,0 +1,39 @@
+"""``HOST_CONNECT_EXTENSIONS``: steps other services add to the connect handshake.
+
+The storage service mounts the shared primary storage of a host's cluster this way: a
+host joining a cluster with NFS attached mounts it before it is Connected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from mgmt.core.flow import Step
+from mgmt.core.plugins import ExtensionPoint, Kind
+from mgmt.host.backends import HostBackend
+from mgmt.host.flows.handshake import HostConnectCtx
+
+#: hypervisor type → its backend (how a step reaches the host's agent)
+Backends = Callable[[str], HostBackend]
+
+
+class HostConnectExtension(Protocol):
+    """Adds steps to the connect handshake (the add and reconnect flows)."""
+
+    def connect_steps(self, backends: Backends) -> Sequence[Step[HostConnectCtx]]:
+        """Called once, when the host service builds its flows. The steps run after
+        ``define-capacity`` (the host's facts are on its row), in registration order; a
+        failure fails the handshake (an add rolls back — the steps' rollbacks run —, a
+        reconnect leaves the host Disconnected). Step names must be unique in the flow,
+        and every step may run again after a take-over."""
+        ...
+
+
+HOST_CONNECT_EXTENSIONS: ExtensionPoint[HostConnectExtension] = ExtensionPoint(
+    "host.connect-extension",
+    HostConnectExtension,
+    Kind.OBSERVER,
+    "Every extension's steps, in registration order, after define-capacity in the add and "
+    "reconnect flows; a step's failure fails the handshake.",
+)
