@@ -108,18 +108,21 @@ from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
-from mgmt.host import HOST_BACKENDS, HOST_CONNECT_EXTENSIONS
+from mgmt.host import HOST_BACKENDS, HOST_CONNECT_EXTENSIONS, HOST_OBSERVERS
 from mgmt.host import models as _host_models  # noqa: F401
 from mgmt.host.module import MODULE as HOST
 from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
 from mgmt.identity.keys import deployment_secret
 from mgmt.identity.module import MODULE as IDENTITY
 from mgmt.identity.sessions import Sessions
+from mgmt.image.module import MODULE as IMAGE
 from mgmt.network import L2_NETWORK_BACKENDS
 from mgmt.network.module import MODULE as NETWORK
 from mgmt.offering.module import MODULE as OFFERING
 from mgmt.plugins.simulator import SimulatorPlugin
 from mgmt.settings import Settings
+from mgmt.storage import BACKUP_STORAGE_BACKENDS, PRIMARY_STORAGE_DETACH_CHECKS
+from mgmt.storage.module import BACKUP_STORAGE_MODULE, PRIMARY_STORAGE_MODULE
 from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
@@ -137,6 +140,9 @@ MODULES = Modules(
         NETWORK,
         OFFERING,
         HOST,
+        PRIMARY_STORAGE_MODULE,
+        BACKUP_STORAGE_MODULE,
+        IMAGE,
         WEBHOOK,
         DIAG,
         # last: its filters run after the other services' (capacity is the last one)
@@ -155,9 +161,12 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     COUNTER_SOURCES,
     L2_NETWORK_BACKENDS,
     HOST_BACKENDS,
+    HOST_OBSERVERS,
     HOST_CONNECT_EXTENSIONS,
     HOST_FILTERS,
     HOST_STRATEGIES,
+    PRIMARY_STORAGE_DETACH_CHECKS,
+    BACKUP_STORAGE_BACKENDS,
 )
 
 #: Every API message of the in-tree services: the REST API is derived from these.

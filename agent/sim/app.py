@@ -1,29 +1,54 @@
-"""The simulator's HTTP application: protocol commands per host, admin and fault endpoints.
+"""The simulator's HTTP application: protocol commands per host and per backup storage,
+admin and fault endpoints.
 
-``/sim/hosts/{hostUuid}`` is a simulated host's agent base URL; protocol paths go under it.
+``/sim/hosts/{hostUuid}`` is a simulated host's agent base URL; protocol paths go under it
+(primary storage mounts too: a host mounts them). ``/sim/backup-storage/{uuid}`` is a
+simulated ImageStore's, made on its first ``ConnectBackupStorage``, with the same faults
+(``/sim/backup-storage/{uuid}/faults``), run counts and task reads as a host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.protocol import ALL_COMMANDS, TASK_UUID_HEADER, AgentCommand, AgentReply, ConnectHost
+from agent.protocol import (
+    ALL_COMMANDS,
+    TASK_UUID_HEADER,
+    AgentCommand,
+    AgentReply,
+    ConnectBackupStorage,
+    ConnectHost,
+    DeleteImageBits,
+    DownloadImage,
+    DownloadProgress,
+    MountPrimaryStorage,
+    UnmountPrimaryStorage,
+)
 from agent.server import AgentEndpoint, CallbackSender, TaskRegistry
-from agent.sim.commands import execute
+from agent.sim import storage
+from agent.sim.commands import Override, execute
 from agent.sim.hosts import Fault, FaultAction, SimHost
 from agent.sim.runs import RunCounts
 from agent.sim.settings import SimSettings
 
-BY_PATH: dict[str, type[AgentCommand]] = {c.path: c for c in ALL_COMMANDS}
+BACKUP_STORAGE_COMMANDS: frozenset[type[AgentCommand]] = frozenset(
+    {ConnectBackupStorage, DownloadImage, DownloadProgress, DeleteImageBits}
+)
+BY_PATH: dict[str, type[AgentCommand]] = {
+    c.path: c for c in ALL_COMMANDS if c not in BACKUP_STORAGE_COMMANDS
+}
+BS_BY_PATH: dict[str, type[AgentCommand]] = {c.path: c for c in BACKUP_STORAGE_COMMANDS}
 
 
 class HostSpec(BaseModel):
@@ -37,6 +62,12 @@ class CreateHosts(BaseModel):
     model_config = ConfigDict(extra="forbid")
     hosts: list[HostSpec] = Field(default_factory=list, max_length=100_000)
     count: int = Field(default=0, ge=0, le=100_000)
+
+
+def sim_bytes(name: str, size: int) -> bytes:
+    """``size`` bytes that depend only on ``name`` (what ``/sim/files/{name}`` serves)."""
+    seed = hashlib.sha256(name.encode()).digest()
+    return (seed * (size // len(seed) + 1))[:size]
 
 
 def _not_found(what: str) -> JSONResponse:
@@ -58,6 +89,7 @@ def create_app(settings: SimSettings) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await endpoint.close()
+        await app.state.fetcher.aclose()
 
     app = FastAPI(title="zcloud simulator agent", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.hosts = hosts
@@ -99,34 +131,18 @@ def create_app(settings: SimSettings) -> FastAPI:
             return _not_found("host")
         return JSONResponse(runs.summary(task_uuid=taskUuid, host_uuid=host_uuid))
 
-    @app.get("/sim/hosts/{host_uuid}/tasks/{task_uuid}")
-    async def task_status(host_uuid: str, task_uuid: str) -> Response:
-        host = hosts.get(host_uuid)
-        if host is None:
-            return _not_found("host")
-        if host.crashed:
+    async def serve(
+        node: SimHost | None,
+        command_type: type[AgentCommand],
+        request: Request,
+        override: Callable[[AgentCommand], Override | None],
+    ) -> Response:
+        assert node is not None
+        if node.crashed:
             return JSONResponse({"error": {"details": "host is down"}}, status_code=503)
-        record = endpoint.tasks.get(task_uuid)
-        if record is None:
-            return _not_found("task")
-        return JSONResponse(record.status().model_dump(mode="json"))
-
-    @app.post("/sim/hosts/{host_uuid}/{path:path}")
-    async def command(host_uuid: str, path: str, request: Request) -> Response:
-        command_type = BY_PATH.get("/" + path)
-        if command_type is None:
-            return _not_found(f"command /{path}")
-        name = command_type.command_name()
-        host = hosts.get(host_uuid)
-        if host is None:
-            if command_type is not ConnectHost:
-                return _not_found("host")
-            host = new_host(HostSpec(uuid=host_uuid))
-        if host.crashed:
-            return JSONResponse({"error": {"details": "host is down"}}, status_code=503)
-        fault = host.take_fault(name, command_type.path)
+        fault = node.take_fault(command_type.command_name(), command_type.path)
         if fault is not None and fault.action is FaultAction.CRASH:
-            host.crash()
+            node.crash()
             return JSONResponse({"error": {"details": "host crashed"}}, status_code=503)
         if fault is not None and fault.action is FaultAction.SILENT:
             await asyncio.sleep(fault.seconds or 3600)  # the caller gives up first
@@ -136,10 +152,38 @@ def create_app(settings: SimSettings) -> FastAPI:
 
         async def run(cmd: AgentCommand) -> tuple[AgentReply, int]:
             # the endpoint calls this once per new task: a repeat of a known UUID never does
-            runs.ran(host.uuid, command_type.path, task_uuid)
-            return await execute(host, cmd, fault)
+            runs.ran(node.uuid, command_type.path, task_uuid)
+            return await execute(node, cmd, fault, override(cmd))
 
         return await endpoint.handle(request, command_type, run)
+
+    def task_status(node: SimHost | None, task_uuid: str) -> Response:
+        if node is None:
+            return _not_found("host")
+        if node.crashed:
+            return JSONResponse({"error": {"details": "host is down"}}, status_code=503)
+        record = endpoint.tasks.get(task_uuid)
+        if record is None:
+            return _not_found("task")
+        return JSONResponse(record.status().model_dump(mode="json"))
+
+    @app.get("/sim/hosts/{host_uuid}/tasks/{task_uuid}")
+    async def host_task(host_uuid: str, task_uuid: str) -> Response:
+        return task_status(hosts.get(host_uuid), task_uuid)
+
+    @app.post("/sim/hosts/{host_uuid}/{path:path}")
+    async def command(host_uuid: str, path: str, request: Request) -> Response:
+        command_type = BY_PATH.get("/" + path)
+        if command_type is None:
+            return _not_found(f"command /{path}")
+        host = hosts.get(host_uuid)
+        if host is None:
+            if command_type is not ConnectHost:
+                return _not_found("host")
+            host = new_host(HostSpec(uuid=host_uuid))
+        return await serve(host, command_type, request, _host_override(host, settings))
+
+    _backup_storage_routes(app, settings, serve, task_status, runs)
 
     return app
 
@@ -213,3 +257,123 @@ def _admin_routes(
     @app.post("/sim/crash")
     async def crash_process() -> None:
         os._exit(137)  # a process crash, on purpose: no clean-up, no flush
+
+
+def _host_override(
+    host: SimHost, settings: SimSettings
+) -> Callable[[AgentCommand], Override | None]:
+    def pick(cmd: AgentCommand) -> Override | None:
+        if isinstance(cmd, MountPrimaryStorage):
+            size = settings.storage_bytes
+
+            async def do_mount() -> AgentReply:
+                return storage.mount(host, cmd, size)
+
+            return do_mount
+        if isinstance(cmd, UnmountPrimaryStorage):
+
+            async def do_unmount() -> AgentReply:
+                return storage.unmount(host, cmd)
+
+            return do_unmount
+        return None
+
+    return pick
+
+
+Serve = Callable[
+    [SimHost | None, type[AgentCommand], Request, Callable[[AgentCommand], Override | None]],
+    Awaitable[Response],
+]
+
+
+def _backup_storage_routes(
+    app: FastAPI,
+    settings: SimSettings,
+    serve: Serve,
+    task_status: Callable[[SimHost | None, str], Response],
+    runs: RunCounts,
+) -> None:
+    """Simulated ImageStore backup storages, and the test images they download."""
+    stores: dict[str, storage.SimBackupStorage] = {}
+    app.state.backup_storages = stores
+    armed_stores: dict[str, list[Fault]] = {}
+    fetcher = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    app.state.fetcher = fetcher
+
+    def new_store(uuid_: str) -> storage.SimBackupStorage:
+        store = storage.SimBackupStorage(uuid_, 0, 0, total_bytes=settings.backup_storage_bytes)
+        store.faults.extend(armed_stores.pop(uuid_, []))
+        stores[uuid_] = store
+        return store
+
+    def store_override(store: storage.SimBackupStorage) -> Callable[[AgentCommand], Override]:
+        def pick(cmd: AgentCommand) -> Override:
+            async def run() -> AgentReply:
+                if isinstance(cmd, DownloadImage):
+                    return await storage.download(store, cmd, fetcher)
+                if isinstance(cmd, ConnectBackupStorage):
+                    return storage.connect(store, cmd)
+                if isinstance(cmd, DownloadProgress):
+                    return storage.progress(store, cmd)
+                assert isinstance(cmd, DeleteImageBits)
+                return storage.delete_image(store, cmd)
+
+            return run
+
+        return pick
+
+    @app.post("/sim/backup-storage/{bs_uuid}/faults")
+    async def add_store_fault(bs_uuid: str, fault: Fault) -> Response:
+        store = stores.get(bs_uuid)
+        if store is None:
+            armed_stores.setdefault(bs_uuid, []).append(fault)
+            return JSONResponse({"uuid": bs_uuid, "armed": True})
+        store.faults.append(fault)
+        return JSONResponse(store.detail())
+
+    @app.delete("/sim/backup-storage/{bs_uuid}/faults")
+    async def clear_store_faults(bs_uuid: str) -> Response:
+        armed_stores.pop(bs_uuid, None)
+        store = stores.get(bs_uuid)
+        if store is not None:
+            store.faults.clear()
+        return Response(status_code=204)
+
+    @app.get("/sim/backup-storage/{bs_uuid}")
+    async def get_store(bs_uuid: str) -> Response:
+        store = stores.get(bs_uuid)
+        if store is None:
+            return _not_found("backup storage")
+        images = [
+            {"uuid": i.uuid, "installPath": i.install_path, "size": i.size, "md5Sum": i.md5}
+            for i in store.images.values()
+        ]
+        return JSONResponse({**store.detail(), "images": images, "totalBytes": store.total_bytes})
+
+    @app.get("/sim/backup-storage/{bs_uuid}/runs")
+    async def store_runs(bs_uuid: str, taskUuid: str | None = None) -> Response:
+        return JSONResponse(runs.summary(task_uuid=taskUuid, host_uuid=bs_uuid))
+
+    @app.get("/sim/backup-storage/{bs_uuid}/tasks/{task_uuid}")
+    async def store_task(bs_uuid: str, task_uuid: str) -> Response:
+        return task_status(stores.get(bs_uuid), task_uuid)
+
+    @app.post("/sim/backup-storage/{bs_uuid}/{path:path}")
+    async def store_command(bs_uuid: str, path: str, request: Request) -> Response:
+        command_type = BS_BY_PATH.get("/" + path)
+        if command_type is None:
+            return _not_found(f"command /{path}")
+        store = stores.get(bs_uuid)
+        if store is None:
+            if command_type is not ConnectBackupStorage:
+                return _not_found("backup storage")
+            store = new_store(bs_uuid)
+        return await serve(store, command_type, request, store_override(store))
+
+    @app.get("/sim/files/{name}")
+    async def file(name: str, size: int = 1 << 20, status: int = 200) -> Response:
+        """A test image: ``size`` deterministic bytes (``status`` >= 400: that error)."""
+        if status >= 400:
+            return JSONResponse({"error": {"details": f"{name}: {status}"}}, status_code=status)
+        return Response(content=sim_bytes(name, min(size, 1 << 30)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from agent.protocol import (
     AgentCommand,
@@ -177,8 +177,12 @@ HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]
 }
 
 
+#: a command the caller runs itself (storage commands, which need more than the host)
+Override = Callable[[], Awaitable[AgentReply]]
+
+
 async def execute(
-    host: SimHost, command: AgentCommand, fault: Fault | None
+    host: SimHost, command: AgentCommand, fault: Fault | None, override: Override | None = None
 ) -> tuple[AgentReply, int]:
     """Run ``command`` on ``host`` under ``fault``; (reply, how many callbacks to send)."""
     reply_type = type(command).reply_type
@@ -198,7 +202,7 @@ async def execute(
             1,
         )
     try:
-        reply = HANDLERS[type(command)](host, command)
+        reply = await override() if override else HANDLERS[type(command)](host, command)
     except VmError as exc:
         reply = reply_type(success=False, error=str(exc), errorCode=exc.code)
     if fault is not None and fault.action is FaultAction.DROP_CALLBACK:

@@ -76,6 +76,8 @@ class SimHost:
     faults: list[Fault] = field(default_factory=list)
     crashed: bool = False
     booted: float = field(default_factory=time.monotonic)
+    #: primary storages this host has mounted: uuid → the size they report
+    mounts: dict[str, int] = field(default_factory=dict)
 
     def take_fault(self, command: str, path: str = "") -> Fault | None:
         """The first fault matching ``command`` (and ``path``), counted as used once."""
@@ -186,6 +188,7 @@ class SimHost:
             "memoryUsed": self.memory_used,
             "vmCount": len(self.vms),
             "crashed": self.crashed,
+            "mounts": dict(self.mounts),
         }
 
     def detail(self) -> dict[str, object]:

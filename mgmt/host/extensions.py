@@ -1,29 +1,32 @@
-"""What other services do when a host connects, and how they reach a cluster's hosts.
+"""``HOST_CONNECT_EXTENSIONS``: steps other services add to the connect handshake.
 
-``HOST_CONNECT_EXTENSIONS`` (observer): the connect handshake's ``connect-extensions`` step
-calls every implementation after the host's capacity is defined and before it is
-Connected, on every add and reconnect (the network service realises its cluster's L2
-networks on it there). An exception fails the step: an add rolls back to nothing, a
-reconnect leaves the host Disconnected. A step may run again after a take-over, so an
-implementation must be idempotent.
+The storage service mounts the shared primary storage of a host's cluster this way: a
+host joining a cluster with NFS attached mounts it before it is Connected.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from mgmt.core.flow import Step
 from mgmt.core.plugins import ExtensionPoint, Kind
-from mgmt.host.backends import HostAccess
-from mgmt.host.models import HostRow
-from mgmt.host.states import Status
+from mgmt.host.backends import HostBackend
+from mgmt.host.flows.handshake import HostConnectCtx
+
+#: hypervisor type → its backend (how a step reaches the host's agent)
+Backends = Callable[[str], HostBackend]
 
 
 class HostConnectExtension(Protocol):
-    async def host_connecting(self, host: HostAccess, cluster_uuid: str) -> None:
-        """The host answers its agent's commands now; make it ready for its cluster."""
+    """Adds steps to the connect handshake (the add and reconnect flows)."""
+
+    def connect_steps(self, backends: Backends) -> Sequence[Step[HostConnectCtx]]:
+        """Called once, when the host service builds its flows. The steps run after
+        ``define-capacity`` (the host's facts are on its row), in registration order; a
+        failure fails the handshake (an add rolls back — the steps' rollbacks run —, a
+        reconnect leaves the host Disconnected). Step names must be unique in the flow,
+        and every step may run again after a take-over."""
         ...
 
 
@@ -31,26 +34,6 @@ HOST_CONNECT_EXTENSIONS: ExtensionPoint[HostConnectExtension] = ExtensionPoint(
     "host.connect-extension",
     HostConnectExtension,
     Kind.OBSERVER,
-    "Called in registration order in every host add and reconnect, after the capacity is "
-    "defined and before the host is Connected; an exception fails the connect.",
+    "Every extension's steps, in registration order, after define-capacity in the add and "
+    "reconnect flows; a step's failure fails the handshake.",
 )
-
-
-def access_of(row: HostRow) -> HostAccess:
-    return HostAccess(
-        hostUuid=row.uuid,
-        managementIp=row.management_ip,
-        hypervisorType=row.hypervisor_type,
-        username=row.username,
-        sshPort=row.ssh_port,
-    )
-
-
-async def connected_hosts(s: AsyncSession, cluster_uuid: str) -> list[HostAccess]:
-    """The Connected hosts of a cluster, as their hypervisor backend reaches them."""
-    rows = await s.scalars(
-        select(HostRow)
-        .where(HostRow.cluster_uuid == cluster_uuid, HostRow.state == Status.CONNECTED)
-        .order_by(HostRow.uuid)
-    )
-    return [access_of(r) for r in rows]

@@ -29,8 +29,8 @@ from mgmt.core.logging import get_logger
 from mgmt.core.messages import Event
 from mgmt.core.scanner import PartitionScanner
 from mgmt.host.backends import HostBackend
-from mgmt.host.extensions import access_of
 from mgmt.host.models import HostRow
+from mgmt.host.reads import access_of
 from mgmt.host.states import Status
 
 log = get_logger(__name__)

@@ -25,13 +25,14 @@ from mgmt.core.module import NodeParts
 from mgmt.core.node import PartitionListener
 from mgmt.core.states import StateCodes, StatefulOperation
 from mgmt.host.backends import HOST_BACKENDS, HostBackend
-from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS, HostConnectExtension
+from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS
 from mgmt.host.flows.add import add_host_flow, ip_holder, ip_taken
 from mgmt.host.flows.handshake import HostConnectCtx, handshake_steps
 from mgmt.host.flows.reconnect import reconnect_host_flow, reconnect_operation
 from mgmt.host.messages import AddHost, ChangeHostState, HostReply, ReconnectHost
 from mgmt.host.models import HostRow
 from mgmt.host.ping import HostPinger
+from mgmt.host.reads import HOST_OBSERVERS
 from mgmt.host.resources import inventory
 from mgmt.host.states import CONNECT, HOST_STATUS, STATE_EVENTS
 
@@ -50,10 +51,9 @@ class HostService:
         def backend(hypervisor: str) -> HostBackend:
             return plugins.strategy(HOST_BACKENDS, hypervisor)
 
-        def extensions() -> Sequence[HostConnectExtension]:
-            return plugins.observers(HOST_CONNECT_EXTENSIONS)
-
         settings = parts.settings
+
+        extensions = plugins.observers(HOST_CONNECT_EXTENSIONS)
 
         def steps() -> Any:
             return handshake_steps(
@@ -61,9 +61,10 @@ class HostService:
                 parts.bus,
                 parts.agents,
                 backend,
-                extensions,
                 node_id=settings.node_id,
                 timeout=settings.agent_timeout,
+                observers=plugins.observers(HOST_OBSERVERS),
+                extra=[step for e in extensions for step in e.connect_steps(backend)],
             )
 
         self._add = add_host_flow(parts.db, parts.bus, self._hosts, steps(), settings.node_id)

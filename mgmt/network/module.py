@@ -13,24 +13,24 @@ from mgmt.network.errors import STATUSES
 from mgmt.network.handlers import NetworkService
 from mgmt.network.messages import API_MESSAGES
 from mgmt.network.reads import RESOURCE_READS
-from mgmt.network.realize import L2Realizer
+from mgmt.network.realize import L2OnConnect, L2Realizer
 from mgmt.network.resources import RESOURCES
 
 
-class L2OnConnect:
+class L2OnConnectPlugin:
     """A connecting host gets the bridges of every L2 network on its cluster."""
 
     name = "network.l2-on-connect"
 
     def __init__(self, parts: PluginParts) -> None:
-        self._realizer = L2Realizer(parts.db, parts.plugins)
+        self._extension = L2OnConnect(L2Realizer(parts.db, parts.plugins))
 
     def extensions(self) -> Sequence[Extension]:
-        return [Extension(HOST_CONNECT_EXTENSIONS, self._realizer)]
+        return [Extension(HOST_CONNECT_EXTENSIONS, self._extension)]
 
 
 def _plugins(parts: PluginParts) -> Sequence[Plugin]:
-    return [L2OnConnect(parts)]
+    return [L2OnConnectPlugin(parts)]
 
 
 def _read_plugins(parts: BaseParts) -> Sequence[Plugin]:

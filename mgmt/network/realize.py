@@ -4,7 +4,8 @@ A cluster has the NoVlan and Vlan networks attached to it and every Vxlan networ
 VxlanPools attached to it (with the pool's VTEP CIDR for that cluster). ``L2Realizer``
 realises them through the hosts' hypervisor backend (``L2_NETWORK_BACKENDS``): on the
 Connected hosts of a cluster after an attach, and on one host while it connects (the
-``HOST_CONNECT_EXTENSIONS`` observer), so a host added later gets every bridge too.
+``realize-l2-networks`` step this service adds to the host's connect handshake through
+``HOST_CONNECT_EXTENSIONS``), so a host added later gets every bridge too.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core.api import ApiCodes
 from mgmt.core.db import Database
-from mgmt.core.errors import PermanentError, ZCloudError, error
+from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
+from mgmt.core.flow import RetryPolicy, Step
 from mgmt.core.logging import get_logger
 from mgmt.core.plugins import PluginRegistry
-from mgmt.host import HostAccess, connected_hosts
+from mgmt.host import HostAccess, HostBackends, HostConnectCtx, connected_hosts
 from mgmt.network.backend import L2_NETWORK_BACKENDS, L2NetworkBackend, L2Realization
 from mgmt.network.models import L2ClusterRefRow, L2NetworkRow
 
@@ -98,8 +100,7 @@ async def pool_clusters(s: AsyncSession, pool_uuid: str) -> list[tuple[str, str 
 
 
 class L2Realizer:
-    """Realises L2 networks on hosts through their hypervisor's backend; also the host
-    service's connect extension."""
+    """Realises L2 networks on hosts through their hypervisor's backend."""
 
     def __init__(self, db: Database, plugins: PluginRegistry) -> None:
         self._db = db
@@ -110,14 +111,15 @@ class L2Realizer:
             return None  # a hypervisor whose hosts need nothing set up
         return self._plugins.strategy(L2_NETWORK_BACKENDS, hypervisor)
 
-    async def host_connecting(self, host: HostAccess, cluster_uuid: str) -> None:
+    async def on_host(self, host: HostAccess, cluster_uuid: str, *, unrealize: bool) -> None:
+        """Every L2 network of the cluster on one host (raises on the first refusal)."""
         backend = self._backend(host.hypervisorType)
         if backend is None:
             return
         async with self._db.session() as s:
             wanted = await cluster_l2s(s, cluster_uuid)
         for l2 in wanted:
-            await backend.realize(l2, host)
+            await (backend.unrealize(l2, host) if unrealize else backend.realize(l2, host))
 
     async def realize_on_cluster(self, cluster_uuid: str, l2s: Sequence[L2Realization]) -> None:
         """On every Connected host of the cluster; a 409 naming the hosts that failed."""
@@ -166,3 +168,45 @@ class L2Realizer:
 
         await asyncio.gather(*(one(h) for h in hosts))
         return failed
+
+
+class RealizeL2OnHost(Step[HostConnectCtx]):
+    """The connect handshake's step: the host gets its cluster's bridges before it is
+    Connected (idempotent: a resumed step realises again, the agent keeps what it has);
+    an add rolled back takes them away again."""
+
+    name = "realize-l2-networks"
+    retry = RetryPolicy(max_attempts=2, initial_delay=0.5)
+
+    def __init__(self, realizer: L2Realizer) -> None:
+        self.realizer = realizer
+
+    async def run(self, ctx: HostConnectCtx) -> Any:
+        try:
+            await self.realizer.on_host(ctx.access(), ctx.clusterUuid, unrealize=False)
+        except ZCloudError as exc:
+            raise PermanentError(
+                error(
+                    Codes.AGENT_ERROR,
+                    f"host {ctx.hostUuid} could not get the L2 networks of cluster "
+                    f"{ctx.clusterUuid}: {exc.error.details}",
+                    hostUuid=ctx.hostUuid,
+                ).caused(exc.error)
+            ) from exc
+        return None
+
+    async def rollback(self, ctx: HostConnectCtx, result: Any) -> None:
+        try:
+            await self.realizer.on_host(ctx.access(), ctx.clusterUuid, unrealize=True)
+        except Exception as exc:  # a host that failed its add: nothing uses its bridges
+            log.warning("L2 clean-up on host %s failed: %r", ctx.hostUuid, exc)
+
+
+class L2OnConnect:
+    """``HostConnectExtension``: adds ``realize-l2-networks`` to the connect handshake."""
+
+    def __init__(self, realizer: L2Realizer) -> None:
+        self._realizer = realizer
+
+    def connect_steps(self, backends: HostBackends) -> Sequence[Step[HostConnectCtx]]:
+        return [RealizeL2OnHost(self._realizer)]

@@ -1,2 +1,42 @@
 """Storage service: primary storage (LocalStorage, NFS, SharedMountPoint) and backup
-storage (ImageStore)."""
+storage (ImageStore). Public surface: its messages and inventories, its extension points
+(``PRIMARY_STORAGE_DETACH_CHECKS``, ``BACKUP_STORAGE_BACKENDS``), the capacity counter
+names and what other services read of a backup storage (``backup_storage_access``)."""
+
+from mgmt.storage.capacity import BS_CAPACITY, PS_CAPACITY
+from mgmt.storage.messages import (
+    API_MESSAGES,
+    AddImageStoreBackupStorage,
+    AddLocalPrimaryStorage,
+    AddNfsPrimaryStorage,
+    AddSharedMountPointPrimaryStorage,
+    BackupStorageInventory,
+    PrimaryStorageInventory,
+)
+from mgmt.storage.points import (
+    BACKUP_STORAGE_BACKENDS,
+    PRIMARY_STORAGE_DETACH_CHECKS,
+    BackupStorageAccess,
+    BackupStorageBackend,
+    PrimaryStorageDetachCheck,
+)
+from mgmt.storage.reads import BackupStorageRef, backup_storages
+
+__all__ = [
+    "API_MESSAGES",
+    "BACKUP_STORAGE_BACKENDS",
+    "BS_CAPACITY",
+    "PRIMARY_STORAGE_DETACH_CHECKS",
+    "PS_CAPACITY",
+    "AddImageStoreBackupStorage",
+    "AddLocalPrimaryStorage",
+    "AddNfsPrimaryStorage",
+    "AddSharedMountPointPrimaryStorage",
+    "BackupStorageAccess",
+    "BackupStorageBackend",
+    "BackupStorageInventory",
+    "BackupStorageRef",
+    "PrimaryStorageDetachCheck",
+    "PrimaryStorageInventory",
+    "backup_storages",
+]

@@ -3,10 +3,8 @@
 In order: ``prepare-agent`` (the hypervisor backend makes its agent answer), ``connect``
 (sync ``ConnectHost``: the agent learns its host UUID), ``collect-facts`` (async
 ``HostFacts``: CPUs, speed, memory, architecture, local storage), ``sync-vms`` (async
-``GetVmStates``: the VMs the host runs), ``define-capacity`` (the host row gets the
-facts and the ``host.cpu`` / ``host.memory`` counters their totals) and
-``connect-extensions`` (other services make the host ready for its cluster: its L2
-networks' bridges, ``HOST_CONNECT_EXTENSIONS``). Every step may run
+``GetVmStates``: the VMs the host runs) and ``define-capacity`` (the host row gets the
+facts and the ``host.cpu`` / ``host.memory`` counters their totals). Every step may run
 again after a take-over: the agent commands are ``AgentStep``s (task UUIDs derived from the
 step: a resumed step re-attaches, never sends twice), the rest is idempotent.
 """
@@ -27,8 +25,8 @@ from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import Codes, PermanentError, ZCloudError, error
 from mgmt.core.flow import RetryPolicy, Step
 from mgmt.host.backends import HostAccess, HostBackend
-from mgmt.host.extensions import HostConnectExtension
 from mgmt.host.models import HostRow
+from mgmt.host.reads import HostDisk, HostObserver, host_disks
 from mgmt.host.resources import CPU, MEMORY
 
 #: hypervisor type → its backend (the ``HOST_BACKENDS`` strategy)
@@ -167,9 +165,10 @@ class DefineCapacity(Step[HostConnectCtx]):
 
     name = "define-capacity"
 
-    def __init__(self, db: Database, bus: Bus) -> None:
+    def __init__(self, db: Database, bus: Bus, observers: Sequence[HostObserver] = ()) -> None:
         self.db = db
         self.bus = bus
+        self.observers = observers
 
     async def run(self, ctx: HostConnectCtx) -> Any:
         if ctx.cpuNum < 1 or ctx.memoryBytes < 1:
@@ -203,32 +202,11 @@ class DefineCapacity(Step[HostConnectCtx]):
                     )
                 else:
                     await set_total(s, ctx.hostUuid, name, total)
+            if self.observers:
+                host: HostDisk = (await host_disks(s, [ctx.hostUuid]))[ctx.hostUuid]
+                for observer in self.observers:
+                    await observer.host_connected(s, host)
         return {"cpu": ctx.cpuNum, "memory": ctx.memoryBytes}
-
-
-class ConnectExtensions(Step[HostConnectCtx]):
-    """Every ``HOST_CONNECT_EXTENSIONS`` observer, in order (each one idempotent)."""
-
-    name = "connect-extensions"
-    retry = HANDSHAKE_RETRY
-
-    def __init__(self, extensions: Callable[[], Sequence[HostConnectExtension]]) -> None:
-        self.extensions = extensions
-
-    async def run(self, ctx: HostConnectCtx) -> Any:
-        for extension in self.extensions():
-            try:
-                await extension.host_connecting(ctx.access(), ctx.clusterUuid)
-            except ZCloudError as exc:
-                raise PermanentError(
-                    error(
-                        Codes.AGENT_ERROR,
-                        f"host {ctx.hostUuid} could not be made ready for cluster "
-                        f"{ctx.clusterUuid}: {exc.error.details}",
-                        hostUuid=ctx.hostUuid,
-                    ).caused(exc.error)
-                ) from exc
-        return None
 
 
 def handshake_steps(
@@ -236,16 +214,17 @@ def handshake_steps(
     bus: Bus,
     agents: AgentClient,
     backends: Backends,
-    extensions: Callable[[], Sequence[HostConnectExtension]],
     *,
     node_id: str,
     timeout: float,
+    observers: Sequence[HostObserver] = (),
+    extra: Sequence[Step[HostConnectCtx]] = (),
 ) -> list[Step[HostConnectCtx]]:
     return [
         PrepareAgent(backends),
         Connect(backends, agents, node_id=node_id, timeout=timeout),
         CollectFacts(agents, backends),
         SyncVms(agents, backends),
-        DefineCapacity(db, bus),
-        ConnectExtensions(extensions),
+        DefineCapacity(db, bus, observers),
+        *extra,
     ]

@@ -4,7 +4,10 @@ A Simulator host's managementIp is only its name: no traffic ever goes to it. Ev
 command goes to the one simulator agent process (``ZCLOUD_SIMULATOR_URL``), which serves
 each host under ``/sim/hosts/{hostUuid}`` and makes it on its first connect, with the
 capacity the connect asks for. Its L2 backend sends the same ``RealizeL2Network`` commands
-a KVM agent gets; the simulated host records the bridges (``GET /sim/hosts/{uuid}``).
+a KVM agent gets; the simulated host records the bridges (``GET /sim/hosts/{uuid}``). Its
+ImageStore backup storages are served the same way, under ``/sim/backup-storage/{uuid}``:
+their ``hostname`` is only a name too (nothing is sent to it), and the images they download
+come from loopback URLs only.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from mgmt.core.errors import Codes, PermanentError, error
 from mgmt.core.plugins import Extension
 from mgmt.host import HOST_BACKENDS, HostAccess
 from mgmt.network import L2_NETWORK_BACKENDS, L2Realization
+from mgmt.storage import BACKUP_STORAGE_BACKENDS, BackupStorageAccess
 
 HYPERVISOR = "Simulator"
 
@@ -94,15 +98,27 @@ class SimulatorL2Backend:
             raise _refused(reply, f"UnrealizeL2Network {l2.bridgeName}", host)
 
 
+class SimulatorImageStore:
+    """``BackupStorageBackend`` of ImageStore backup storages, served by the simulator."""
+
+    def __init__(self, agent_url: str) -> None:
+        self._base = agent_url.rstrip("/")
+
+    def agent_url(self, storage: BackupStorageAccess) -> str:
+        return f"{self._base}/sim/backup-storage/{storage.backupStorageUuid}"
+
+
 class SimulatorPlugin:
     name = "simulator"
 
     def __init__(self, agent_url: str, agents: AgentClient, *, timeout: float) -> None:
         self._backend = SimulatorBackend(agent_url)
         self._l2 = SimulatorL2Backend(self._backend, agents, timeout)
+        self._image_store = SimulatorImageStore(agent_url)
 
     def extensions(self) -> Sequence[Extension]:
         return [
             Extension(HOST_BACKENDS, self._backend, type=HYPERVISOR),
             Extension(L2_NETWORK_BACKENDS, self._l2, type=HYPERVISOR),
+            Extension(BACKUP_STORAGE_BACKENDS, self._image_store, type="ImageStore"),
         ]

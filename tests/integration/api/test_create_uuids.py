@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy import func, select
 
 from mgmt.app import service_modules
+from mgmt.bench.cluster import LocalCluster
 from mgmt.core.api import ApiRequest, CallerContext, innermost_meaningful
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
@@ -53,6 +54,17 @@ def _unique_fields(message: type[ApiRequest[Any]]) -> list[str]:
     for name, info in message.model_fields.items():
         extra = info.json_schema_extra
         if isinstance(extra, dict) and extra.get("x-zcloud-unique"):
+            out.append(name)
+    return out
+
+
+def _download_fields(message: type[ApiRequest[Any]]) -> list[str]:
+    """Fields a message marks ``x-zcloud-download`` (an image's URL): the create downloads
+    it, so the body gets a URL that serves a file."""
+    out = []
+    for name, info in message.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and extra.get("x-zcloud-download"):
             out.append(name)
     return out
 
@@ -95,26 +107,36 @@ class Made:
 class Maker:
     """Makes one resource of each create API for one caller, parents first."""
 
-    def __init__(self, caller: Api, admin: Maker | None = None) -> None:
+    def __init__(self, caller: Api, admin: Maker | None = None, files: str = "") -> None:
         self.caller = caller
         #: makes the admin-only parents of this caller's creates (and shares them)
         self.admin = admin
+        #: a URL prefix that serves downloadable files (the simulator's ``/sim/files``)
+        self.files: str = files or (admin.files if admin is not None else "")
         self.made: dict[str, Made] = {}
         self.serial = 0
+
+    async def _filled(self, value: Any) -> Any:
+        """A placeholder (``<zone uuid>``), or a list of them, as made resources' UUIDs."""
+        if isinstance(value, list):
+            return [await self._filled(v) for v in value]
+        match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
+        if match is None:
+            return value
+        parent = _creator_of(match.group(1))
+        if parent is None:  # a type with no create API yet: leave it (the API refuses)
+            return value
+        if parent.api.admin_only and self.admin is not None:
+            return (await self.admin.make_public(parent)).uuid
+        return (await self.make(parent)).uuid
 
     async def body(self, message: type[ApiRequest[Any]]) -> dict[str, Any]:
         body = _example(message)
         for key, value in list(body.items()):
-            match = _PLACEHOLDER.match(value) if isinstance(value, str) else None
-            if match is None:
-                continue
-            parent = _creator_of(match.group(1))
-            if parent is None:  # a type with no create API yet: leave it (the API refuses)
-                continue
-            if parent.api.admin_only and self.admin is not None:
-                body[key] = (await self.admin.make_public(parent)).uuid
-            else:
-                body[key] = (await self.make(parent)).uuid
+            body[key] = await self._filled(value)
+        for key in _download_fields(message):  # an image's URL: one that serves a file
+            if self.files and key in body:
+                body[key] = f"{self.files}/{message.__name__}-{next(_UNIQUE_SERIAL)}.img?size=4096"
         self.serial += 1
         if "name" in body:  # names are unique in some scopes (users, groups, accounts)
             body["name"] = f"{body['name']}-{self.serial}"
@@ -169,8 +191,13 @@ async def _account(admin: Api, name: str) -> tuple[str, str]:
     return made["inventory"]["uuid"], password
 
 
+def _files(cluster: LocalCluster) -> str:
+    """The simulator's test files (what an image create downloads)."""
+    return next(p for p in cluster.procs if p.name == "sim").url + "/sim/files"
+
+
 async def test_every_create_refuses_a_uuid_it_does_not_hold(
-    widget_apis: list[str], db: Database, client_bus: Bus
+    widget_apis: list[str], db: Database, client_bus: Bus, cluster: LocalCluster
 ) -> None:
     apis = widget_apis
     async with httpx.AsyncClient(timeout=60) as http:
@@ -181,7 +208,7 @@ async def test_every_create_refuses_a_uuid_it_does_not_hold(
         b = await Api.login(http, apis[1], "tenant-b", b_pw)
 
         # A holds one resource of every create it may call; the admin one of the rest
-        admin_maker = Maker(admin)
+        admin_maker = Maker(admin, files=_files(cluster))
         makers = {"a": Maker(a, admin_maker), "admin": admin_maker}
         for message in CLAIMING:
             await makers["admin" if message.api.admin_only else "a"].make(message)
@@ -220,7 +247,9 @@ async def test_every_create_refuses_a_uuid_it_does_not_hold(
                     for secret in _secrets(victim):
                         assert secret not in resp.text, (message.__name__, secret)
                     refusals += 1
-        assert refusals > len(CLAIMING) * len(held)
+        # B alone is refused every tenant create for every held UUID; A most of them too
+        tenant_creates = [m for m in CREATES if not m.api.admin_only]
+        assert refusals > len(tenant_creates) * len(held)
 
         await _nodes_refuse(client_bus, maker_b, CallerContext(accountUuid=b_uuid), held)
 
@@ -278,22 +307,22 @@ async def _nodes_refuse(bus: Bus, maker: Maker, caller: CallerContext, held: lis
 
 
 async def test_create_uuids_must_be_uuids_and_redeliveries_answer_the_same(
-    widget_apis: list[str],
+    widget_apis: list[str], cluster: LocalCluster
 ) -> None:
     apis = widget_apis
     async with httpx.AsyncClient(timeout=60) as http:
         admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
         _, pw = await _account(admin, "tenant-u")
         tenant = await Api.login(http, apis[1], "tenant-u", pw)
-        tenants = Maker(tenant, Maker(admin))
+        maker = Maker(tenant, Maker(admin, files=_files(cluster)))
         for message in CLAIMING:
             caller = admin if message.api.admin_only else tenant
-            # an admin-only create's parents are the admin's too (a Vxlan network's zone
-            # and pool are one zone)
-            maker = tenants.admin if message.api.admin_only and tenants.admin else tenants
+            # the admin's creates get the admin's parents (a Vxlan network's zone and pool
+            # must be one zone)
+            by = maker.admin if message.api.admin_only and maker.admin else maker
             path = message.api.path
             for bad in ("not-a-uuid", "1", "../../etc", "x" * 64):
-                body = {**await maker.body(message), "resourceUuid": bad}
+                body = {**await by.body(message), "resourceUuid": bad}
                 resp = await caller.call("POST", path, json=body)
                 assert resp.status_code == 400, (message.__name__, bad, resp.text)
                 assert resp.json()["error"]["extra"]["field"] == "resourceUuid"
@@ -301,7 +330,7 @@ async def test_create_uuids_must_be_uuids_and_redeliveries_answer_the_same(
             # a UUID in another spelling is the same UUID; the same request replayed (same
             # X-Job-UUID, same body) is the same job and the same resource
             fresh = uuidlib.uuid4()
-            body = {**await maker.body(message), "resourceUuid": str(fresh).upper()}
+            body = {**await by.body(message), "resourceUuid": str(fresh).upper()}
             job = {"X-Job-UUID": str(uuidlib.uuid4())}
             first = await caller.call("POST", path, json=body, headers=job)
             assert first.status_code == 200, first.text

@@ -30,6 +30,7 @@ def test_read_plugins_give_every_filter_in_order_and_every_strategy() -> None:
     names = [f.name for f in plugins.observers(HOST_FILTERS)]
     assert names == [
         "l3-network",
+        "primary-storage",
         "host-state",
         "hypervisor-type",
         "designated",

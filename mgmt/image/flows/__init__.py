@@ -1,0 +1,1 @@
+"""The image service's flows, one module per operation."""

@@ -1,0 +1,1 @@
+"""The storage service's flows, one module per operation."""
