@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.allocator.candidates import CPU, MEMORY, ConfigView, Filtered, load_hosts, run_filters
 from mgmt.allocator.config import DEFAULT_STRATEGY
-from mgmt.allocator.contract import HOST_FILTERS, AllocationSpec, HostCandidate, HostFilter
+from mgmt.allocator.contract import (
+    HOST_FILTERS,
+    AllocationSpec,
+    HostCandidate,
+    HostFilter,
+    by_stage,
+)
 from mgmt.allocator.errors import AllocatorCodes, no_host
 from mgmt.allocator.strategies import HOST_STRATEGIES, HostAllocatorStrategy
 from mgmt.core.counters import (
@@ -92,7 +98,7 @@ class HostAllocator:
         def strategy(name: str) -> HostAllocatorStrategy:
             return plugins.strategy(HOST_STRATEGIES, name)
 
-        return cls(db, types, config, plugins.observers(HOST_FILTERS), strategy)
+        return cls(db, types, config, by_stage(plugins.observers(HOST_FILTERS)), strategy)
 
     async def candidates(self, session: AsyncSession, spec: AllocationSpec) -> Filtered:
         """Which hosts would take ``spec`` now, and why each other one would not."""

@@ -90,6 +90,19 @@ class HostCandidate:
         return math.floor(self.total_memory * self.memory_ratio) - self.reserved_memory - used
 
 
+#: Filter stages (an optional ``stage`` attribute of a filter; default ``STAGE_RESOURCES``).
+#: Filters run by stage, then in registration order, and a refused host is reported with
+#: the first filter that refused it: where a host is and what it is (designated, state,
+#: tags) first, then what its cluster has (networks, primary storage), capacity last.
+STAGE_WHERE = 0
+STAGE_RESOURCES = 1
+STAGE_CAPACITY = 2
+
+
+def by_stage(filters: Sequence[HostFilter]) -> list[HostFilter]:
+    return sorted(filters, key=lambda f: int(getattr(f, "stage", STAGE_RESOURCES)))
+
+
 class HostFilter(Protocol):
     """One reason a host cannot take a VM (a module each)."""
 
@@ -108,6 +121,7 @@ HOST_FILTERS: ExtensionPoint[HostFilter] = ExtensionPoint(
     "allocator.host-filter",
     HostFilter,
     Kind.OBSERVER,
-    "Every filter runs, in registration order, on the hosts the earlier ones kept, for "
+    "Every filter runs, by stage then in registration order, on the hosts the earlier "
+    "ones kept, for "
     "every candidates query and every host allocation; an exception fails the allocation.",
 )

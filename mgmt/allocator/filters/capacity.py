@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.allocator.contract import AllocationSpec, HostCandidate
+from mgmt.allocator.contract import STAGE_CAPACITY, AllocationSpec, HostCandidate
 
 
 def cpu_shortage(spec: AllocationSpec, h: HostCandidate) -> str | None:
@@ -32,6 +32,7 @@ def memory_shortage(spec: AllocationSpec, h: HostCandidate) -> str | None:
 
 class CapacityFilter:
     name = "capacity"
+    stage = STAGE_CAPACITY
 
     async def reject(
         self, session: AsyncSession, spec: AllocationSpec, hosts: Sequence[HostCandidate]

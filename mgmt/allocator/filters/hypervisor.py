@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.allocator.contract import AllocationSpec, HostCandidate
+from mgmt.allocator.contract import STAGE_WHERE, AllocationSpec, HostCandidate
 
 
 class HypervisorTypeFilter:
     name = "hypervisor-type"
+    stage = STAGE_WHERE
 
     async def reject(
         self, session: AsyncSession, spec: AllocationSpec, hosts: Sequence[HostCandidate]

@@ -94,11 +94,22 @@ class Env:
 
 
 async def _prepare_cluster(admin: Api, zone: str, name: str) -> str:
-    """A Simulator cluster ready for VMs (add its primary storage here, once there is one)."""
+    """A Simulator cluster ready for VMs: a LocalStorage of its own attached (the hosts'
+    disks give it its capacity)."""
     made = await admin.ok(
         "POST", "/v1/clusters", json={"name": name, "zoneUuid": zone, "hypervisorType": "Simulator"}
     )
     uuid: str = made["inventory"]["uuid"]
+    ps = await admin.ok(
+        "POST",
+        "/v1/primary-storage/local",
+        json={"name": f"{name}-local", "zoneUuid": zone, "url": "/var/lib/zcloud/local"},
+    )
+    await admin.ok(
+        "POST",
+        f"/v1/primary-storage/{ps['inventory']['uuid']}/actions/attach-cluster",
+        json={"clusterUuid": uuid},
+    )
     return uuid
 
 
@@ -422,3 +433,31 @@ async def test_concurrent_allocations_take_exactly_the_capacity_and_failures_rel
     for w in won[1:]:
         assert await alloc.release(w.reservation_id)
     assert await _counters(db, c1_hosts) == before
+
+
+async def test_candidates_need_primary_storage_with_room(env: Env) -> None:
+    # a cluster with no primary storage attached takes no VM; the reason names it
+    bare = (
+        await env.admin.ok(
+            "POST",
+            "/v1/clusters",
+            json={"name": "bare", "zoneUuid": env.zone, "hypervisorType": "Simulator"},
+        )
+    )["inventory"]["uuid"]
+    await _add_host(env.admin, bare, "h4", "127.0.7.4", 4, 8 * GiB)
+    small = {"cpuNum": 1, "memorySize": GiB}
+    refused = await env.rejected(clusterUuid=bare, **small)
+    assert refused["h4"][0] == "primary-storage", refused
+    # a root disk bigger than any host's local disk (2 TiB on a simulated host)
+    huge = await env.admin.ok(
+        "POST", "/v1/disk-offerings", json={"name": "huge", "diskSize": 4 << 40}
+    )
+    rejected = await env.rejected(
+        clusterUuid=env.c1, rootDiskOfferingUuid=huge["inventory"]["uuid"], **small
+    )
+    assert {name: f for name, (f, _) in rejected.items()} == {
+        "h1": "primary-storage",
+        "h2": "primary-storage",
+        "h3": "designated",
+        "h4": "designated",
+    }, rejected

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 
 from mgmt.allocator import HOST_FILTERS, HOST_STRATEGIES
+from mgmt.allocator.contract import by_stage
 from mgmt.allocator.filters.state import HostStateFilter
 from mgmt.app import EXTENSION_POINTS, MODULES, _no_read_points, tag_registry
 from mgmt.core.db import Database
@@ -27,15 +28,15 @@ def _registry() -> PluginRegistry:
 
 def test_read_plugins_give_every_filter_in_order_and_every_strategy() -> None:
     plugins = _registry()
-    names = [f.name for f in plugins.observers(HOST_FILTERS)]
+    names = [f.name for f in by_stage(plugins.observers(HOST_FILTERS))]
     assert names == [
-        "l3-network",
-        "primary-storage",
         "host-state",
         "hypervisor-type",
         "designated",
         "avoid-hosts",
         "host-tags",
+        "l3-network",
+        "primary-storage",
         "capacity",
     ]
     assert {
