@@ -15,7 +15,7 @@ from agent.sim.settings import SimSettings
 from mgmt.app import admin_line, build_api, build_node, make_transport
 from mgmt.core.bus.inproc import InprocBroker
 from mgmt.core.logging import get_logger
-from mgmt.demo import banner_lines, bootstrap
+from mgmt.demo import banner_lines, bootstrap, write_demo_image
 from mgmt.frontend import FrontendContext, create_app
 from mgmt.identity.sessions import end_session, local_admin_session
 from mgmt.server import HttpServer, StopSignal, bind_port, start_db
@@ -70,8 +70,11 @@ async def run_up(settings: Settings) -> None:
         settings.api_port,
         api_sock,
     )
+    files_dir = settings.var_dir / "files"
     sim = HttpServer(
-        create_sim_app(SimSettings(host=settings.api_host, port=settings.sim_port)),
+        create_sim_app(
+            SimSettings(host=settings.api_host, port=settings.sim_port, files_dir=files_dir)
+        ),
         settings.api_host,
         settings.sim_port,
         sim_sock,
@@ -84,7 +87,10 @@ async def run_up(settings: Settings) -> None:
     if settings.demo:
         session = await local_admin_session(db)
         try:
-            demo = banner_lines(await bootstrap(api_url, session.token, settings.sim_hosts))
+            image = write_demo_image(files_dir)
+            image_url = f"{sim_url}/sim/files/{image.name}"
+            made = await bootstrap(api_url, session.token, settings.sim_hosts, image_url)
+            demo = banner_lines(made)
         finally:
             await end_session(db, session.uuid)
     print(

@@ -1,7 +1,8 @@
 """The all-in-one's demo environment: a small cloud made through the REST API on first start.
 
-``zcloud up`` makes it unless ``--empty``: a zone, a Simulator cluster, hosts, networks
-with addresses, offerings (and, as those services land, storage and an image). Each piece
+``zcloud up`` makes it unless ``--empty``: a zone, a Simulator cluster, hosts, a
+LocalStorage, an ImageStore with one image (a raw disk file the all-in-one writes and its
+simulator serves, downloaded for real), networks with addresses and offerings. Each piece
 is looked up by name first and made only if missing, so a restart, or a start after a
 partial bootstrap, ends with one of each. The bootstrap is an ordinary API client: what it
 makes is what an admin would make with the CLI.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -60,7 +62,23 @@ def _host(i: int) -> Piece:
     )
 
 
-def pieces(hosts: int) -> list[Piece]:
+#: the demo image the all-in-one writes into its files directory (``write_demo_image``)
+DEMO_IMAGE = "zcloud-demo.raw"
+DEMO_IMAGE_BYTES = 8 << 20
+
+
+def write_demo_image(files_dir: Path) -> Path:
+    """A small raw disk image, written once (its bytes never change, so neither does its
+    md5): what the demo's image is downloaded from."""
+    path = files_dir / DEMO_IMAGE
+    if not path.is_file() or path.stat().st_size != DEMO_IMAGE_BYTES:
+        files_dir.mkdir(parents=True, exist_ok=True)
+        label = b"zcloud demo disk image\n"
+        path.write_bytes(label + bytes(DEMO_IMAGE_BYTES - len(label)))
+    return path
+
+
+def pieces(hosts: int, image_url: str) -> list[Piece]:
     """The demo environment, parents first."""
     return [
         Piece("zone", "zones", "demo-zone", "/v1/zones", lambda m: {"name": "demo-zone"}),
@@ -76,6 +94,36 @@ def pieces(hosts: int) -> list[Piece]:
             },
         ),
         *(_host(i) for i in range(1, hosts + 1)),
+        Piece(
+            "primary_storage",
+            "primary-storage",
+            "demo-local",
+            "/v1/primary-storage/local",
+            lambda m: {"name": "demo-local", "zoneUuid": m["zone"], "url": "/var/lib/zcloud"},
+            then=lambda m: [("attach-cluster", {"clusterUuid": m["cluster"]})],
+        ),
+        Piece(
+            "backup_storage",
+            "backup-storage",
+            "demo-imagestore",
+            "/v1/backup-storage/image-store",
+            lambda m: {"name": "demo-imagestore", "url": "/zcloud/images", "hostname": "127.0.0.1"},
+            then=lambda m: [("attach-zone", {"zoneUuid": m["zone"]})],
+        ),
+        Piece(
+            "image",
+            "images",
+            "demo-image",
+            "/v1/images",
+            lambda m: {
+                "name": "demo-image",
+                "url": image_url,
+                "format": "raw",
+                "mediaType": "RootVolumeTemplate",
+                "platform": "Linux",
+                "backupStorageUuids": [m["backup_storage"]],
+            },
+        ),
         Piece(
             "l2",
             "l2-networks",
@@ -128,13 +176,13 @@ class DemoError(Exception):
     pass
 
 
-async def bootstrap(api_url: str, token: str, hosts: int) -> dict[str, str]:
+async def bootstrap(api_url: str, token: str, hosts: int, image_url: str) -> dict[str, str]:
     """Make what is missing of the demo environment; the name of each piece by key."""
     headers = {"Authorization": f"Bearer {token}", "Prefer": "wait=120"}
     made: dict[str, str] = {}
     names: dict[str, str] = {}
     async with httpx.AsyncClient(base_url=api_url, headers=headers, timeout=180) as http:
-        for piece in pieces(hosts):
+        for piece in pieces(hosts, image_url):
             field, value = piece.match or ("name", piece.name)
             found = await http.get(f"/v1/{piece.collection}", params={"q": f"{field}={value}"})
             _raise_for(found, piece)

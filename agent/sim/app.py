@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -373,7 +373,12 @@ def _backup_storage_routes(
 
     @app.get("/sim/files/{name}")
     async def file(name: str, size: int = 1 << 20, status: int = 200) -> Response:
-        """A test image: ``size`` deterministic bytes (``status`` >= 400: that error)."""
+        """A file of ``files_dir`` (the all-in-one's demo image), else a test image:
+        ``size`` deterministic bytes (``status`` >= 400: that error)."""
         if status >= 400:
             return JSONResponse({"error": {"details": f"{name}: {status}"}}, status_code=status)
+        if settings.files_dir is not None and "/" not in name and not name.startswith("."):
+            path = settings.files_dir / name
+            if path.is_file():
+                return FileResponse(path)
         return Response(content=sim_bytes(name, min(size, 1 << 30)))

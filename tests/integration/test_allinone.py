@@ -6,6 +6,7 @@ recovers a lost password."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from pathlib import Path
 import httpx
 
 from mgmt.bench.cluster import Proc, free_port
+from mgmt.demo import DEMO_IMAGE
 from tests.helpers.eventually import eventually
 
 
@@ -37,6 +39,11 @@ async def _demo_counts(url: str, password: str) -> dict[str, list[str]]:
             out[collection] = sorted(x["name"] for x in got.json()["inventories"])
         hosts = await client.get(f"{url}/v1/hosts", headers=headers)
         out["status"] = sorted({h["status"] for h in hosts.json()["inventories"]})
+        images = (await client.get(f"{url}/v1/images", headers=headers)).json()["inventories"]
+        # downloaded for real from the file the all-in-one wrote (its bytes, its md5)
+        out["image"] = sorted(f"{i['status']} {i['size']} {i['md5Sum']}" for i in images)
+        storage = await client.get(f"{url}/v1/primary-storage", headers=headers)
+        out["capacity"] = sorted(str(p["totalCapacity"] > 0) for p in storage.json()["inventories"])
         return out
 
 
@@ -47,6 +54,9 @@ DEMO_COLLECTIONS = (
     "l2-networks",
     "l3-networks",
     "ip-ranges",
+    "primary-storage",
+    "backup-storage",
+    "images",
     "instance-offerings",
     "disk-offerings",
 )
@@ -85,6 +95,10 @@ async def test_all_in_one_starts_with_nothing_configured_and_shows_a_cloud(
         assert first["zones"] == ["demo-zone"] and first["status"] == ["Connected"]
         assert first["hosts"] == ["demo-host-1", "demo-host-2", "demo-host-3"]
         assert all(first[c] for c in DEMO_COLLECTIONS), first
+        written = (tmp_path / "var" / "files" / DEMO_IMAGE).read_bytes()
+        md5 = hashlib.md5(written).hexdigest()
+        assert first["image"] == [f"Ready {len(written)} {md5}"], first
+        assert first["capacity"] == ["True"], first  # LocalStorage: the hosts' disks
     finally:
         proc.kill(signal.SIGTERM)
         assert await proc.wait_exit(30) == 0
