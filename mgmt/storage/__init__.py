@@ -20,7 +20,12 @@ from mgmt.storage.points import (
     BackupStorageBackend,
     PrimaryStorageDetachCheck,
 )
-from mgmt.storage.reads import BackupStorageRef, backup_storages
+from mgmt.storage.reads import (
+    BackupStorageRef,
+    RootVolumeStorage,
+    backup_storages,
+    root_volume_storages,
+)
 
 __all__ = [
     "API_MESSAGES",
@@ -38,5 +43,7 @@ __all__ = [
     "BackupStorageRef",
     "PrimaryStorageDetachCheck",
     "PrimaryStorageInventory",
+    "RootVolumeStorage",
     "backup_storages",
+    "root_volume_storages",
 ]
