@@ -93,12 +93,11 @@ class CreateVmRow(Step[VmCtx]):
         async with self.db.session() as s, s.begin():
             cpu, memory = await self._shape(s, msg)
 
-            async def check(s: AsyncSession) -> None:  # a new row only, before vm.num
+            fresh: list[bool] = []
+
+            async def check(s: AsyncSession) -> None:  # a new row only
                 await self._check_refs(s, msg)
-                await quota.consume(s, caller.accountUuid, VM_CPU, cpu, is_admin=caller.isAdmin)
-                await quota.consume(
-                    s, caller.accountUuid, VM_MEMORY, memory, is_admin=caller.isAdmin
-                )
+                fresh.append(True)
 
             state: dict[str, Any] = (
                 {
@@ -129,6 +128,13 @@ class CreateVmRow(Step[VmCtx]):
                 },
                 check=check,
             )
+            if fresh:
+                # after the kit's vm.num: every transaction takes the quota rows in one
+                # order (vm.num, vm.cpuNum, vm.memorySize), as the releases do — no deadlock
+                await quota.consume(s, caller.accountUuid, VM_CPU, cpu, is_admin=caller.isAdmin)
+                await quota.consume(
+                    s, caller.accountUuid, VM_MEMORY, memory, is_admin=caller.isAdmin
+                )
             ctx.cpuNum, ctx.memorySize = row.cpu_num, row.memory_size
         return {"jobUuid": msg.jobUuid}
 
