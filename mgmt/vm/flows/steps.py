@@ -127,20 +127,25 @@ class AllocateVmHost(AllocateHost[VmCtx]):
     async def run(self, ctx: VmCtx) -> Any:
         result = await super().run(ctx)
         assert ctx.hostUuid is not None
-        async with self._db.session() as s, s.begin():
-            ctx.agentUrl, hypervisor = await self._agent_url(s, ctx.hostUuid)
-            await s.execute(
-                update(VmInstanceRow)
-                .where(VmInstanceRow.uuid == ctx.vmUuid)
-                .values(
-                    host_uuid=ctx.hostUuid,
-                    cluster_uuid=ctx.clusterUuid,
-                    zone_uuid=ctx.zoneUuid,
-                    host_allocation=result["reservation"],
-                    hypervisor_type=hypervisor,
-                    updated_at=utcnow(),
+        try:
+            async with self._db.session() as s, s.begin():
+                ctx.agentUrl, hypervisor = await self._agent_url(s, ctx.hostUuid)
+                await s.execute(
+                    update(VmInstanceRow)
+                    .where(VmInstanceRow.uuid == ctx.vmUuid)
+                    .values(
+                        host_uuid=ctx.hostUuid,
+                        cluster_uuid=ctx.clusterUuid,
+                        zone_uuid=ctx.zoneUuid,
+                        host_allocation=result["reservation"],
+                        hypervisor_type=hypervisor,
+                        updated_at=utcnow(),
+                    )
                 )
-            )
+        except Exception:
+            # a failed step is not rolled back by the engine: give the allocation back here
+            await self.rollback(ctx, result)
+            raise
         return result
 
     async def rollback(self, ctx: VmCtx, result: Any) -> None:
@@ -165,43 +170,41 @@ class AllocateNics(Step[VmCtx]):
         self.db = db
 
     async def run(self, ctx: VmCtx) -> Any:
-        for device, l3 in enumerate(ctx.l3NetworkUuids):
-            await self._one(ctx, device, l3)
-        return {"nics": [nic_uuid(ctx.vmUuid, d) for d in range(len(ctx.l3NetworkUuids))]}
-
-    async def _one(self, ctx: VmCtx, device: int, l3: str) -> None:
-        nic = nic_uuid(ctx.vmUuid, device)
-        for salt in range(8):  # a MAC clash (40 random bits) tries another
+        # every NIC in one transaction: a failure (no free IP on the second L3) leaves no
+        # address taken, since the engine does not roll back the step that failed
+        for salt in range(8):  # a MAC clash (40 random bits) tries other MACs
             try:
                 async with self.db.session() as s, s.begin():
-                    if await s.get(VmNicRow, nic) is not None:
-                        return  # made before this re-run
-                    got = await allocate_ip(
-                        s,
-                        IpRequest(
-                            l3,
-                            nic,
-                            "VmNic",
-                            ip=ctx.staticIps.get(l3),
-                            strategy=Strategy(ctx.ipStrategy),
-                        ),
-                    )
-                    s.add(
-                        VmNicRow(
-                            uuid=nic,
-                            vm_instance_uuid=ctx.vmUuid,
-                            l3_network_uuid=l3,
-                            ip=got.ip,
-                            mac=mac_of(nic, salt),
-                            netmask=got.netmask,
-                            gateway=got.gateway,
-                            device_id=device,
-                        )
-                    )
-                return
+                    for device, l3 in enumerate(ctx.l3NetworkUuids):
+                        await self._one(s, ctx, device, l3, salt)
+                break
             except IntegrityError:
                 continue
-        raise TemporaryError(error(Codes.INTERNAL, f"no unique MAC for NIC {nic}"))
+        else:
+            raise TemporaryError(error(Codes.INTERNAL, f"no unique MACs for VM {ctx.vmUuid}"))
+        return {"nics": [nic_uuid(ctx.vmUuid, d) for d in range(len(ctx.l3NetworkUuids))]}
+
+    async def _one(self, s: AsyncSession, ctx: VmCtx, device: int, l3: str, salt: int) -> None:
+        nic = nic_uuid(ctx.vmUuid, device)
+        if await s.get(VmNicRow, nic) is not None:
+            return  # made before this re-run
+        strategy = Strategy(ctx.ipStrategy)
+        got = await allocate_ip(
+            s, IpRequest(l3, nic, "VmNic", ip=ctx.staticIps.get(l3), strategy=strategy)
+        )
+        s.add(
+            VmNicRow(
+                uuid=nic,
+                vm_instance_uuid=ctx.vmUuid,
+                l3_network_uuid=l3,
+                ip=got.ip,
+                mac=mac_of(nic, salt),
+                netmask=got.netmask,
+                gateway=got.gateway,
+                device_id=device,
+            )
+        )
+        await s.flush()
 
     async def rollback(self, ctx: VmCtx, result: Any) -> None:
         async with self.db.session() as s, s.begin():

@@ -46,6 +46,7 @@ class Env:
     zone: str
     cluster: str
     l3: str
+    l3b: str  # a second L3 network on the same L2
     image: str
     offering: str
     hosts: dict[str, str]
@@ -107,6 +108,8 @@ async def make_env(
     await admin.ok("POST", f"/v1/l2-networks/{l2}/actions/attach-cluster", json={"clusterUuid": c})
     l3 = await made("/v1/l3-networks", name="vl3", l2NetworkUuid=l2)
     await made("/v1/ip-ranges/by-cidr", name="vr", l3NetworkUuid=l3, networkCidr=cidr)
+    l3b = await made("/v1/l3-networks", name="vl3b", l2NetworkUuid=l2)
+    await made("/v1/ip-ranges/by-cidr", name="vrb", l3NetworkUuid=l3b, networkCidr="10.99.0.0/29")
     bs = await made(
         "/v1/backup-storage/image-store", name="vbs", url="/zcloud/images", hostname="127.0.0.1"
     )
@@ -122,7 +125,7 @@ async def make_env(
         f"h{i}": await _host(admin, c, f"h{i}", f"127.0.9.{i}", 4, memory)
         for i in range(1, hosts + 1)
     }
-    return Env(admin, other, sim, nodes, http, zone, c, l3, image, offering, made_hosts)
+    return Env(admin, other, sim, nodes, http, zone, c, l3, l3b, image, offering, made_hosts)
 
 
 @pytest.fixture
@@ -344,6 +347,16 @@ async def _nics_and_host(env: Env, db: Database) -> None:
     )
     assert clash.status_code == 409, clash.text
     assert "already in use" in clash.text
+    assert await snapshot(db) == after_one
+    # the clash on the second NIC: the first NIC's address (taken first) is given back
+    second = await env.admin.call(
+        "POST",
+        VMS,
+        json=env.body(
+            name="b2", l3NetworkUuids=[env.l3b, env.l3], systemTags=[f"staticIp::{env.l3}::{ip}"]
+        ),
+    )
+    assert second.status_code == 409, second.text
     assert await snapshot(db) == after_one
     # no host has room: refused at allocate-host naming the capacity filter
     huge = await env.admin.call(
