@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mgmt.bench.cluster import LocalCluster, Proc
+from mgmt.core.agenttasks.models import AgentTaskRow
 from mgmt.core.bus import Bus
 from mgmt.core.counters import CounterRow
 from mgmt.core.db import Database
@@ -383,11 +384,17 @@ async def test_owner_sigkilled_mid_start_vm_ends_running_or_rolled_back(
         env.other.call("POST", VMS, json=env.body(name="k", resourceUuid=vm))
     )
 
-    async def starting() -> bool:
-        got = await env.admin.call("GET", f"{VMS}/{vm}")
-        return got.status_code == 200 and got.json()["inventory"]["hostUuid"] is not None
+    async def starting() -> bool:  # the StartVm task is recorded (and being sent)
+        async with db.session() as s:
+            found = await s.scalar(
+                select(func.count())
+                .select_from(AgentTaskRow)
+                .where(AgentTaskRow.resource_uuid == vm, AgentTaskRow.command == "StartVm")
+            )
+        return bool(found)
 
-    await eventually(starting, timeout=30, interval=0.1, message="VM placed")
+    await eventually(starting, timeout=30, interval=0.1, message="StartVm sent")
+    await asyncio.sleep(0.5)  # the POST has left: the agent is running it
     owner.kill(signal.SIGKILL)
     resp = await creating
     assert resp.status_code in (200, 202, 503), resp.text
@@ -400,6 +407,12 @@ async def test_owner_sigkilled_mid_start_vm_ends_running_or_rolled_back(
         return state if state == "Running" else None
 
     outcome = await eventually(settled, timeout=90, interval=0.5, message="VM settled")
+    runs = (await env.http.get(f"{env.sim.url}/sim/runs")).json()
+    # StartVm ran once: the node that took the run over re-attached to its task
+    assert runs["byPath"].get("/vm/start") == 1, runs
+    assert set(runs["byTask"].values()) == {1}, runs
+    if outcome == "gone":  # rolled back: the compensation destroyed it on the host
+        assert runs["byPath"].get("/vm/destroy", 0) >= 1, runs
     if outcome == "Running":
         await env.admin.ok("DELETE", f"{VMS}/{vm}")
     assert await snapshot(db) == before
