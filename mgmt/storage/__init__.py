@@ -1,7 +1,8 @@
 """Storage service: primary storage (LocalStorage, NFS, SharedMountPoint) and backup
 storage (ImageStore). Public surface: its messages and inventories, its extension points
 (``PRIMARY_STORAGE_DETACH_CHECKS``, ``BACKUP_STORAGE_BACKENDS``), the capacity counter
-names and what other services read of a backup storage (``backup_storage_access``)."""
+names and what other services read of storage (``backup_storages``; ``root_volume_storages``:
+where a VM's root volume may go on a host, and the counters it reserves there)."""
 
 from mgmt.storage.capacity import BS_CAPACITY, PS_CAPACITY
 from mgmt.storage.messages import (
