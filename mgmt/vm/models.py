@@ -42,6 +42,8 @@ class VmInstanceRow(ResourceColumns, StateColumns, Base):
     #: start of a JustCreate VM allocates its NICs from
     l3_network_uuids: Mapped[str] = mapped_column(Text, default="[]")
     static_ips: Mapped[str] = mapped_column(Text, default="{}")
+    #: the create's designated zone, cluster and host (JSON), honoured by that first start
+    placement: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class VmNicRow(Base):

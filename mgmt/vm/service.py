@@ -229,6 +229,10 @@ class VmService:
             start.l3NetworkUuids = list(json.loads(row.l3_network_uuids))
             start.staticIps = dict(json.loads(row.static_ips))
             start.ipStrategy = str(self._gconfig.value(IP_ALLOCATE_STRATEGY))
+            placement = json.loads(row.placement)
+            start.wantZoneUuid = placement.get("zoneUuid")
+            start.wantClusterUuid = placement.get("clusterUuid")
+            start.wantHostUuid = placement.get("hostUuid")
             await self._run(self._start_first, start, ctx)
         else:
             # its root volume is on its last host (LocalStorage): it starts there

@@ -64,6 +64,7 @@ def upgrade() -> None:
         sa.Column("root_size", sa.BigInteger(), nullable=False),
         sa.Column("l3_network_uuids", sa.Text(), nullable=False),
         sa.Column("static_ips", sa.Text(), nullable=False),
+        sa.Column("placement", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("uuid", name=op.f("pk_vm_instance")),
     )
     with op.batch_alter_table("vm_instance", schema=None) as batch_op:

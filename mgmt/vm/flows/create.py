@@ -120,6 +120,13 @@ class CreateVmRow(Step[VmCtx]):
                     "default_l3_network_uuid": msg.defaultL3NetworkUuid or msg.l3NetworkUuids[0],
                     "l3_network_uuids": json.dumps(list(msg.l3NetworkUuids)),
                     "static_ips": json.dumps(ctx.staticIps, sort_keys=True),
+                    "placement": json.dumps(
+                        {
+                            "zoneUuid": ctx.wantZoneUuid,
+                            "clusterUuid": ctx.wantClusterUuid,
+                            "hostUuid": ctx.wantHostUuid,
+                        }
+                    ),
                     # designations are where to look, not where it is
                     "zone_uuid": None,
                     "cluster_uuid": None,

@@ -251,12 +251,16 @@ async def _strategies(env: Env, db: Database, before: dict[str, Any]) -> None:
         "POST",
         VMS,
         json=env.body(
-            name="j", strategy="JustCreate", systemTags=[f"staticIp::{env.l3}::10.20.0.20"]
+            name="j",
+            strategy="JustCreate",
+            hostUuid=env.hosts["h2"],
+            systemTags=[f"staticIp::{env.l3}::10.20.0.20"],
         ),
     )
     assert (just["inventory"]["state"], just["inventory"]["vmNics"]) == ("Created", [])
     first = (await env.action(just["inventory"]["uuid"], "start")).json()["inventory"]
     assert first["state"] == "Running" and first["vmNics"][0]["ip"] == "10.20.0.20"
+    assert first["hostUuid"] == env.hosts["h2"]  # the create's designated host
     for made in (stopped, just):
         await env.admin.ok("DELETE", f"{VMS}/{made['inventory']['uuid']}")
     assert await snapshot(db) == before
