@@ -39,6 +39,9 @@ class Piece:
     then: Callable[[Made], list[tuple[str, dict[str, Any]]]] = lambda made: []
     #: a query field that tells it apart instead of its name (a host: its managementIp)
     match: tuple[str, str] | None = None
+    #: actions run on it when it was there already (a host: reconnect, since the
+    #: all-in-one's simulator starts empty and must make the host again)
+    when_found: tuple[str, ...] = ()
 
 
 GiB = 1 << 30
@@ -59,6 +62,7 @@ def _host(i: int) -> Piece:
             "memoryCapacity": 64 * GiB,
         },
         match=("managementIp", ip),
+        when_found=("reconnect",),
     )
 
 
@@ -187,8 +191,10 @@ async def bootstrap(api_url: str, token: str, hosts: int, image_url: str) -> dic
             found = await http.get(f"/v1/{piece.collection}", params={"q": f"{field}={value}"})
             _raise_for(found, piece)
             existing = found.json()["inventories"]
+            again: tuple[str, ...] = ()
             if existing:
                 uuid = str(existing[0]["uuid"])
+                again = piece.when_found
             else:
                 job = {"X-Job-UUID": str(uuidlib.uuid4())}
                 resp = await http.post(piece.create, json=piece.body(made), headers=job)
@@ -197,7 +203,7 @@ async def bootstrap(api_url: str, token: str, hosts: int, image_url: str) -> dic
                 log.info("demo.made", piece=piece.key, name=piece.name, uuid=uuid)
             made[piece.key] = uuid
             names[piece.key] = piece.name
-            for action, body in piece.then(made):
+            for action, body in [*((a, {}) for a in again), *piece.then(made)]:
                 path = f"/v1/{piece.collection}/{uuid}/actions/{action}"
                 job = {"X-Job-UUID": str(uuidlib.uuid4())}
                 _raise_for(await http.post(path, json=body, headers=job), piece)

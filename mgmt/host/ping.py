@@ -5,9 +5,11 @@ when partitions move, the new owner pings the moved hosts from its next round) w
 sync ``HeartbeatHost``. A Connected host that misses ``host.ping.maxFailure`` pings in a row
 is Disconnected (event ``HostStatusChanged``); a Disconnected host that answers is
 reconnected by the ``ReconnectHost`` operation (the whole handshake: capacity and VM list
-read again), and stays Disconnected if that fails. A host with an operation in flight
-(Connecting) is left alone. Misses are counted in memory: a new owner starts from zero,
-so a take-over can only delay a disconnect, never invent one.
+read again), and stays Disconnected if that fails. An agent that answers but no longer
+knows the host (it restarted: no host UUID in its reply, or a 404 for the host) has lost
+what the handshake told it, so a Connected host is reconnected at once. A host with an
+operation in flight (Connecting) is left alone. Misses are counted in memory: a new owner
+starts from zero, so a take-over can only delay a disconnect, never invent one.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from http import HTTPStatus
 
 from pydantic import Field
 from sqlalchemy import select, update
@@ -57,6 +60,9 @@ PING_MAX_FAILURE = GlobalConfigDef(
     le=100,
 )
 PING_CONFIGS = (PING_INTERVAL, PING_TIMEOUT, PING_MAX_FAILURE)
+
+#: what ``_ping`` answers when the agent answers but no longer knows the host
+FORGOTTEN = "the agent no longer knows this host (it restarted)"
 
 #: pings in flight at once per node
 PARALLEL_PINGS = 64
@@ -120,15 +126,19 @@ class HostPinger(PartitionScanner):
         async def one(row: HostRow) -> None:
             async with gate:
                 error = await self._ping(row)
-            if row.state == Status.CONNECTED:
+            if error is FORGOTTEN:
+                if row.uuid not in self._reconnecting:
+                    await self._back(row, row.state)
+            elif row.state == Status.CONNECTED:
                 await self._connected(row, error)
             elif error is None and row.uuid not in self._reconnecting:
-                await self._back(row)
+                await self._back(row, row.state)
 
         await asyncio.gather(*(one(r) for r in mine))
 
     async def _ping(self, row: HostRow) -> str | None:
-        """None if the host answered as itself, else what went wrong."""
+        """None if the host answered as itself, ``FORGOTTEN`` if its agent no longer knows
+        it, else what went wrong."""
         access = access_of(row)
         try:
             reply = await self._agents.call_sync(
@@ -138,12 +148,16 @@ class HostPinger(PartitionScanner):
                 timeout=float(self._gconfig.value(PING_TIMEOUT)),
             )
         except ZCloudError as exc:
+            if exc.error.extra.get("httpStatus") == HTTPStatus.NOT_FOUND:
+                return FORGOTTEN
             return exc.error.details or exc.error.description
         except Exception as exc:  # a backend that cannot even say where the host is
             return f"{type(exc).__name__}: {exc}"
         if not reply.success:
             return reply.error or "the agent refused the heartbeat"
-        if reply.hostUuid and reply.hostUuid != row.uuid:
+        if not reply.hostUuid:
+            return FORGOTTEN
+        if reply.hostUuid != row.uuid:
             return f"the agent at {row.management_ip} serves host {reply.hostUuid}"
         return None
 
@@ -174,13 +188,16 @@ class HostPinger(PartitionScanner):
             log.warning("host.disconnected", host=row.uuid, reason=reason)
             await self._event(row.uuid, Status.CONNECTED, Status.DISCONNECTED, reason)
 
-    async def _back(self, row: HostRow) -> None:
-        """A Disconnected host answers: reconnect it (the handshake decides if it is)."""
+    async def _back(self, row: HostRow, status: str) -> None:
+        """A Disconnected host answers, or an agent forgot its host: reconnect it (the
+        handshake decides if it is)."""
         self._reconnecting.add(row.uuid)
+        self._misses.pop(row.uuid, None)
         try:
             await self._reconnect(row.uuid)
-            log.info("host.reconnected", host=row.uuid)
-            await self._event(row.uuid, Status.DISCONNECTED, Status.CONNECTED, "it answers again")
+            log.info("host.reconnected", host=row.uuid, was=status)
+            if status != Status.CONNECTED:
+                await self._event(row.uuid, status, Status.CONNECTED, "it answers again")
         except Exception as exc:
             log.warning("host.reconnect_failed", host=row.uuid, error=repr(exc))
         finally:

@@ -160,7 +160,10 @@ class HostService:
             managementIp=row.management_ip,
             username=row.username,
             sshPort=row.ssh_port,
-            # a simulated host keeps the capacity it has (the connect asks for none)
+            # what the host had: a simulated host made again (its simulator restarted)
+            # gets it back; real agents ignore both
+            cpuCapacity=row.total_cpu_capacity or None,
+            memoryCapacity=row.total_memory_capacity or None,
         )
         await self._states.run(
             self._reconnect, start, resource_uuid=row.uuid, run_id=run_id, deadline=deadline

@@ -36,6 +36,10 @@ from mgmt.network.errors import NetworkCodes
 from mgmt.network.ipmath import Pool, Strategy, Subnet, free_values, pick, to_int, to_ip
 from mgmt.network.models import IpRangeRow, UsedIpRow
 
+#: random addresses tried before the used set is read (a pool that refuses them all is
+#: dense, and the read is then worth it)
+BLIND_PROBES = 4
+
 
 @dataclass(frozen=True)
 class IpRequest:
@@ -163,11 +167,23 @@ async def allocate_ip(session: AsyncSession, req: IpRequest) -> AllocatedIp:
     ranges = [(r, Pool.of(subnet_of(r))) for r in await _ranges(session, req.l3NetworkUuid)]
     if req.ip is not None:
         return await _allocate_static(session, req, ranges)
-    total = sum(p.size for _, p in ranges)
-    # each failed take means another holder committed that address, so the used set
-    # grows every round: the loop ends within the range's size
+    pools = [p for _, p in ranges]
+    if req.strategy is Strategy.RANDOM:
+        # blind probes first: a random address is tried without reading what is used (on
+        # a sparse L3 the first one is almost always free), so an allocation costs the
+        # same on the 10,000th VIP as on the first
+        for _ in range(BLIND_PROBES):
+            value = pick(pools, (), req.strategy, probes=1)
+            if value is None:
+                break
+            rng = next(r for r, p in ranges if p.first <= value <= p.last)
+            if await _take(session, req, rng, value):
+                return _result(rng, to_ip(value), fresh=True)
+    total = sum(p.size for p in pools)
+    # dense, or first-available: read the used set; each failed take means another holder
+    # committed that address, so it grows every round: the loop ends within the size
     for _ in range(total + 1):
-        value = pick([p for _, p in ranges], await _used(session, req.l3NetworkUuid), req.strategy)
+        value = pick(pools, await _used(session, req.l3NetworkUuid), req.strategy)
         if value is None:
             break
         rng = next(r for r, p in ranges if p.first <= value <= p.last)

@@ -5,7 +5,9 @@ What is needed is the root volume — the image's size, or ``spec.root_disk_size
 ISO (or no image) — plus every data disk. A shared storage needs that much available on
 its counter; a LocalStorage on its counter and on the host's own disk (its share of the
 storage, the counter ``primaryStorage.host/<hostUuid>``: volumes live on one host).
-``spec.primary_storage_uuid`` restricts the choice to that storage.
+``spec.primary_storage_uuid`` restricts the choice to that storage. A spec that asks for
+no disk at all (no image, no root disk size, no data disks, no storage named) needs no
+primary storage and is not filtered here.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ class PrimaryStorageFilter:
         if not hosts:
             return {}
         need = await needed_bytes(session, spec)
+        if not need and spec.image_uuid is None and spec.primary_storage_uuid is None:
+            return {}  # nothing to put anywhere
         clusters = sorted({h.cluster_uuid for h in hosts})
         query = (
             select(

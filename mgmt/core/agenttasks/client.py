@@ -225,7 +225,11 @@ class AgentClient:
             ) from exc
         if resp.status_code != 200:
             raise AgentHttpError(
-                error(Codes.AGENT_ERROR, f"HTTP {resp.status_code}: {resp.text[:200]}")
+                error(
+                    Codes.AGENT_ERROR,
+                    f"HTTP {resp.status_code}: {resp.text[:200]}",
+                    httpStatus=resp.status_code,
+                )
             )
         return reply_type.model_validate_json(resp.content)
 

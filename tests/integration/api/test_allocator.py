@@ -446,7 +446,12 @@ async def test_candidates_need_primary_storage_with_room(env: Env) -> None:
     )["inventory"]["uuid"]
     await _add_host(env.admin, bare, "h4", "127.0.7.4", 4, 8 * GiB)
     small = {"cpuNum": 1, "memorySize": GiB}
-    refused = await env.rejected(clusterUuid=bare, **small)
+    # asking for no disk at all needs no primary storage
+    assert "h4" in await env.kept(clusterUuid=bare, **small)
+    disk = await env.admin.ok("POST", "/v1/disk-offerings", json={"name": "d", "diskSize": GiB})
+    refused = await env.rejected(
+        clusterUuid=bare, rootDiskOfferingUuid=disk["inventory"]["uuid"], **small
+    )
     assert refused["h4"][0] == "primary-storage", refused
     # a root disk bigger than any host's local disk (2 TiB on a simulated host)
     huge = await env.admin.ok(

@@ -440,3 +440,19 @@ async def test_a_host_that_stops_answering_is_disconnected_then_reconnected_by_i
     await eventually(lambda: status_is("Disconnected"), timeout=60, message="Disconnected")
     await eventually(lambda: status_is("Connected"), timeout=90, message="reconnected at last")
     assert (await env.runs(host))["/host/facts"] == facts_before + 3
+
+    # the agent restarts and forgets the host: the owner reconnects it at once, and the
+    # simulated host is made again with the capacity it had
+    had = (await env.admin.ok("GET", f"/v1/hosts/{host}"))["inventory"]
+    assert (await env.http.delete(f"{env.sim.url}/sim/hosts/{host}")).status_code == 204
+
+    async def made_again() -> dict[str, Any] | None:
+        got = await env.http.get(f"{env.sim.url}/sim/hosts/{host}")
+        return got.json() if got.status_code == 200 else None
+
+    again = await eventually(made_again, timeout=60, message="host made again by a reconnect")
+    assert (again["cpuNum"], again["memoryBytes"]) == (
+        had["totalCpuCapacity"],
+        had["totalMemoryCapacity"],
+    )
+    await eventually(lambda: status_is("Connected"), timeout=60, message="Connected again")
