@@ -123,6 +123,8 @@ from mgmt.plugins.simulator import SimulatorPlugin
 from mgmt.settings import Settings
 from mgmt.storage import BACKUP_STORAGE_BACKENDS, PRIMARY_STORAGE_DETACH_CHECKS
 from mgmt.storage.module import BACKUP_STORAGE_MODULE, PRIMARY_STORAGE_MODULE
+from mgmt.vm import models as _vm_models  # noqa: F401
+from mgmt.vm.module import MODULE as VM
 from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
@@ -143,6 +145,7 @@ MODULES = Modules(
         PRIMARY_STORAGE_MODULE,
         BACKUP_STORAGE_MODULE,
         IMAGE,
+        VM,
         WEBHOOK,
         DIAG,
         # last: its filters run after the other services' (capacity is the last one)

@@ -12,7 +12,12 @@ Public surface:
   ``DEFAULT_STRATEGY``), the ``RESERVED_MEMORY`` host tag and ``AllocatorCodes``.
 """
 
-from mgmt.allocator.allocator import AllocatedHost, AllocateHost, HostAllocator
+from mgmt.allocator.allocator import (
+    AllocatedHost,
+    AllocateHost,
+    HostAllocator,
+    allocation_reservations,
+)
 from mgmt.allocator.candidates import ConfigView, Filtered, Rejection
 from mgmt.allocator.config import (
     CPU_RATIO,
@@ -44,4 +49,5 @@ __all__ = [
     "HostCandidate",
     "HostFilter",
     "Rejection",
+    "allocation_reservations",
 ]

@@ -72,6 +72,12 @@ def memory_reservation(rid: str) -> str:
     return f"{rid}/memory"
 
 
+def allocation_reservations(rid: str) -> tuple[str, str]:
+    """The counter reservations an allocation ``rid`` holds (CPU, memory): what a holder
+    releases in its own transaction (a cascade delete) with ``mgmt.core.counters.release``."""
+    return cpu_reservation(rid), memory_reservation(rid)
+
+
 class HostAllocator:
     """Filters, orders by strategy, reserves. Built from a node's parts (``of``)."""
 

@@ -1,7 +1,8 @@
 """Storage service: primary storage (LocalStorage, NFS, SharedMountPoint) and backup
 storage (ImageStore). Public surface: its messages and inventories, its extension points
 (``PRIMARY_STORAGE_DETACH_CHECKS``, ``BACKUP_STORAGE_BACKENDS``), the capacity counter
-names and what other services read of a backup storage (``backup_storage_access``)."""
+names and what other services read of storage (``backup_storages``; ``root_volume_storages``:
+where a VM's root volume may go on a host, and the counters it reserves there)."""
 
 from mgmt.storage.capacity import BS_CAPACITY, PS_CAPACITY
 from mgmt.storage.messages import (
@@ -20,7 +21,12 @@ from mgmt.storage.points import (
     BackupStorageBackend,
     PrimaryStorageDetachCheck,
 )
-from mgmt.storage.reads import BackupStorageRef, backup_storages
+from mgmt.storage.reads import (
+    BackupStorageRef,
+    RootVolumeStorage,
+    backup_storages,
+    root_volume_storages,
+)
 
 __all__ = [
     "API_MESSAGES",
@@ -38,5 +44,7 @@ __all__ = [
     "BackupStorageRef",
     "PrimaryStorageDetachCheck",
     "PrimaryStorageInventory",
+    "RootVolumeStorage",
     "backup_storages",
+    "root_volume_storages",
 ]

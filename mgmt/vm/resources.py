@@ -1,0 +1,147 @@
+"""VM instances, declared: reads with tenancy, queries (``image.name``, ``l3Network`` of
+the default NIC …), the quota ``vm.num`` (the kit's create path consumes it) and the
+delete's hook, which gives back in the delete's transaction everything a VM holds: its
+host allocation, its root volume's primary storage capacity, its NICs' IPs and the
+``vm.cpuNum`` and ``vm.memorySize`` quotas. The VM service's destroy flow runs first (the
+VM destroyed on its host), then this delete; an account's cascade runs only the hook."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mgmt.allocator import allocation_reservations
+from mgmt.core import quota
+from mgmt.core.counters import release
+from mgmt.core.quota import Quota
+from mgmt.core.resource import Parent, ResourceType
+from mgmt.network import release_ips
+from mgmt.vm.messages import VmInstanceInventory, VmNicInventory
+from mgmt.vm.models import VmInstanceRow, VmNicRow
+
+VM_NUM = Quota("vm.num", 20)
+VM_CPU = Quota("vm.cpuNum", 80)
+VM_MEMORY = Quota("vm.memorySize", 80 << 30)
+
+
+async def nics_of(s: AsyncSession, vm_uuid: str) -> list[VmNicRow]:
+    rows = await s.execute(
+        select(VmNicRow).where(VmNicRow.vm_instance_uuid == vm_uuid).order_by(VmNicRow.device_id)
+    )
+    return list(rows.scalars())
+
+
+async def inventory(s: AsyncSession, row: Any) -> VmInstanceInventory:
+    return VmInstanceInventory(
+        uuid=row.uuid,
+        name=row.name,
+        description=row.description,
+        state=row.state,
+        hostUuid=row.host_uuid,
+        lastHostUuid=row.last_host_uuid,
+        clusterUuid=row.cluster_uuid,
+        zoneUuid=row.zone_uuid,
+        imageUuid=row.image_uuid,
+        instanceOfferingUuid=row.instance_offering_uuid,
+        cpuNum=row.cpu_num,
+        memorySize=row.memory_size,
+        rootVolumeUuid=row.root_volume_uuid,
+        defaultL3NetworkUuid=row.default_l3_network_uuid,
+        vmNics=[
+            VmNicInventory(
+                uuid=n.uuid,
+                l3NetworkUuid=n.l3_network_uuid,
+                ip=n.ip,
+                mac=n.mac,
+                netmask=n.netmask,
+                gateway=n.gateway,
+                deviceId=n.device_id,
+            )
+            for n in await nics_of(s, row.uuid)
+        ],
+        hypervisorType=row.hypervisor_type,
+        platform=row.platform,
+        ownerAccountUuid=row.owner_account_uuid,
+        createDate=row.created_at,
+        lastOpDate=row.updated_at,
+    )
+
+
+async def release_root(s: AsyncSession, row: VmInstanceRow) -> None:
+    for rid in (row.root_reservation or "").split(","):
+        if rid:
+            await release(s, rid)
+    row.root_reservation = None
+    row.root_primary_storage_uuid = None
+
+
+async def release_nics(s: AsyncSession, vm_uuid: str) -> None:
+    nics = [n.uuid for n in await nics_of(s, vm_uuid)]
+    await release_ips(s, nics)
+    await s.execute(delete(VmNicRow).where(VmNicRow.vm_instance_uuid == vm_uuid))
+
+
+async def release_host(s: AsyncSession, row: VmInstanceRow) -> None:
+    if row.host_allocation:
+        for rid in allocation_reservations(row.host_allocation):
+            await release(s, rid)
+    row.host_allocation = None
+
+
+async def release_quotas(s: AsyncSession, row: VmInstanceRow) -> None:
+    """``vm.cpuNum`` and ``vm.memorySize`` (``vm.num`` is the kit's)."""
+    await quota.release(s, row.owner_account_uuid, VM_CPU.name, row.cpu_num)
+    await quota.release(s, row.owner_account_uuid, VM_MEMORY.name, row.memory_size)
+
+
+async def give_back(s: AsyncSession, uuids: Sequence[str]) -> None:
+    """Everything the VMs hold but ``vm.num`` (the delete's transaction; idempotent:
+    releases are by reservation id and IPs by holder)."""
+    rows = await s.execute(select(VmInstanceRow).where(VmInstanceRow.uuid.in_(list(uuids))))
+    for row in rows.scalars():
+        await release_host(s, row)
+        await release_root(s, row)
+        await release_nics(s, row.uuid)
+        await release_quotas(s, row)
+
+
+VM_INSTANCE = ResourceType(
+    "VmInstance",
+    "vm-instances",
+    VmInstanceRow,
+    VmInstanceInventory,
+    # references, not owners: deleting an image or an offering leaves its VMs
+    parents=(
+        Parent(
+            "Image",
+            VmInstanceRow.image_uuid,
+            relation="image",
+            children="vmInstances",
+            cascade=False,
+            shared_use=True,
+        ),
+        Parent(
+            "InstanceOffering",
+            VmInstanceRow.instance_offering_uuid,
+            relation="instanceOffering",
+            children="vmInstances",
+            cascade=False,
+            shared_use=True,
+        ),
+        Parent(
+            "L3Network",
+            VmInstanceRow.default_l3_network_uuid,
+            relation="defaultL3Network",
+            children="vmInstances",
+            cascade=False,
+            shared_use=True,
+        ),
+    ),
+    quota=VM_NUM,
+    unqueryable=frozenset({"vmNics"}),
+    inventory_of=inventory,
+    before_delete=give_back,
+)

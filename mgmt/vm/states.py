@@ -1,0 +1,83 @@
+"""The VM state machine (``mgmt/core/states``): its states, which are transitional, and
+the operations that move a VM. An operation not allowed in the VM's current state is a 409
+naming the state and the operations allowed now; a transitional state is always owned by
+the run of its operation and left when that run ends, however it ends."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from mgmt.core.states import Operation, StateMachine
+from mgmt.vm.models import VmInstanceRow
+
+
+class VmState(StrEnum):
+    CREATED = "Created"
+    STARTING = "Starting"
+    RUNNING = "Running"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    REBOOTING = "Rebooting"
+    PAUSING = "Pausing"
+    PAUSED = "Paused"
+    RESUMING = "Resuming"
+    DESTROYING = "Destroying"
+    DESTROYED = "Destroyed"
+    UNKNOWN = "Unknown"
+    ERROR = "Error"
+
+
+START = "start"
+STOP = "stop"
+REBOOT = "reboot"
+PAUSE = "pause"
+RESUME = "resume"
+DESTROY = "destroy"
+
+VM_STATES = StateMachine(
+    "VmInstance",
+    VmState,
+    model=VmInstanceRow,
+    transitional={
+        VmState.STARTING,
+        VmState.STOPPING,
+        VmState.REBOOTING,
+        VmState.PAUSING,
+        VmState.RESUMING,
+        VmState.DESTROYING,
+    },
+    operations=[
+        # the create flow holds a new VM with this operation too (by insertion)
+        Operation(
+            START,
+            {VmState.CREATED, VmState.STOPPED},
+            transitional=VmState.STARTING,
+            success=VmState.RUNNING,
+        ),
+        Operation(
+            STOP,
+            {VmState.RUNNING, VmState.PAUSED},
+            transitional=VmState.STOPPING,
+            success=VmState.STOPPED,
+        ),
+        Operation(
+            REBOOT, {VmState.RUNNING}, transitional=VmState.REBOOTING, success=VmState.RUNNING
+        ),
+        Operation(PAUSE, {VmState.RUNNING}, transitional=VmState.PAUSING, success=VmState.PAUSED),
+        Operation(RESUME, {VmState.PAUSED}, transitional=VmState.RESUMING, success=VmState.RUNNING),
+        Operation(
+            DESTROY,
+            {
+                VmState.CREATED,
+                VmState.RUNNING,
+                VmState.STOPPED,
+                VmState.PAUSED,
+                VmState.UNKNOWN,
+                VmState.ERROR,
+                VmState.DESTROYED,  # a destroy whose row removal did not happen: again
+            },
+            transitional=VmState.DESTROYING,
+            success=VmState.DESTROYED,
+        ),
+    ],
+)
