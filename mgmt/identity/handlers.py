@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.core import quota
-from mgmt.core.api import ApiCodes, CallerContext, caller_of, not_found
+from mgmt.core.api import ApiCodes, caller_of, not_found, require_admin
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.cascade import CascadeDeleter
@@ -58,11 +58,6 @@ from mgmt.identity.models import (
 )
 from mgmt.identity.resources import ACCESS_KEY, ACCOUNT, USER
 from mgmt.identity.sessions import ADMIN_NAME
-
-
-def _admin(caller: CallerContext) -> None:
-    if not caller.isAdmin:
-        raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "admin only"))
 
 
 def _unique(model: Any, **unique: str) -> Check:
@@ -108,7 +103,7 @@ class IdentityService:
     # -- accounts -------------------------------------------------------------------------
 
     async def create_account(self, msg: CreateAccount, ctx: HandlerContext) -> AccountReply:
-        _admin(caller_of(msg))
+        require_admin(caller_of(msg))
         values = {"type": AccountType(msg.type), "password_hash": msg.passwordHash or ""}
         async with self._db.session() as s, s.begin():
             row = await self._accounts.create_row(
@@ -130,7 +125,7 @@ class IdentityService:
         return AccountReply(inventory=ACCOUNT.to_inventory(row))
 
     async def delete_account(self, msg: DeleteAccount, ctx: HandlerContext) -> DeleteReply:
-        _admin(caller_of(msg))
+        require_admin(caller_of(msg))
         async with self._db.session() as s:
             row = await s.get(AccountRow, msg.resourceUuid)
         if row is None:
@@ -147,7 +142,7 @@ class IdentityService:
         return DeleteReply(deleted=deleted)
 
     async def update_quota(self, msg: UpdateQuota, ctx: HandlerContext) -> QuotaReply:
-        _admin(caller_of(msg))
+        require_admin(caller_of(msg))
         async with self._db.session() as s, s.begin():
             if await s.get(AccountRow, msg.resourceUuid) is None:
                 raise PermanentError(not_found("Account", msg.resourceUuid))

@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.core.api import ApiCodes, CallerContext, caller_of, not_found
+from mgmt.core.api import (
+    ApiCodes,
+    caller_of,
+    conflict_field,
+    invalid_field,
+    not_found,
+    require_admin,
+)
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import utcnow
@@ -66,22 +73,6 @@ from mgmt.network.resources import IP_RANGE, VIP, l2_inventory, l3_inventory_of
 log = logging.getLogger(__name__)
 
 
-def _invalid(field: str, details: str) -> PermanentError:
-    return PermanentError(error(ApiCodes.INVALID_ARGUMENT, f"{field}: {details}", field=field))
-
-
-def _conflict(field: str, details: str) -> PermanentError:
-    """A request the resource's kind or state refuses (the body itself is valid)."""
-    return PermanentError(error(ApiCodes.CONFLICT, f"{field}: {details}", field=field))
-
-
-def _admin(caller: CallerContext) -> None:
-    # the frontend refuses non-admins already (admin_only); a message that reached the
-    # bus some other way is refused here too
-    if not caller.isAdmin:
-        raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "admin only"))
-
-
 class NetworkService:
     def __init__(self, parts: NodeParts) -> None:
         self._db = parts.db
@@ -112,7 +103,7 @@ class NetworkService:
     # -- L2 networks ----------------------------------------------------------------------
 
     async def create_l2(self, msg: CreateL2Network, ctx: HandlerContext) -> L2NetworkReply:
-        _admin(caller_of(msg))
+        require_admin(caller_of(msg))
         ranges = msg.vniRanges if isinstance(msg, CreateL2VxlanNetworkPool) else []
         values: dict[str, Any] = {
             "type": msg.l2_type,
@@ -141,7 +132,7 @@ class NetworkService:
         if pool is None or pool.type != "VxlanPool":
             raise PermanentError(not_found("VxlanPool", pool_uuid, field="poolUuid"))
         if pool.zone_uuid != msg.zoneUuid:
-            raise _invalid("poolUuid", f"VxlanPool {pool_uuid} is in another zone")
+            raise invalid_field("poolUuid", f"VxlanPool {pool_uuid} is in another zone")
         return pool
 
     async def _l2_inventory(self, s: AsyncSession, row: L2NetworkRow) -> L2NetworkInventory:
@@ -153,7 +144,7 @@ class NetworkService:
         self, msg: AttachL2NetworkToCluster, ctx: HandlerContext
     ) -> L2NetworkReply:
         caller = caller_of(msg)
-        _admin(caller)
+        require_admin(caller)
         cluster_uuid = canonical_uuid(msg.clusterUuid, field="clusterUuid")
         async with self._db.session() as s, s.begin():
             l2 = await self._l2.visible(s, msg.resourceUuid, caller)
@@ -161,11 +152,13 @@ class NetworkService:
             if cluster is None:
                 raise PermanentError(not_found("Cluster", cluster_uuid, field="clusterUuid"))
             if self._clusters.to_inventory(cluster).zoneUuid != l2.zone_uuid:
-                raise _invalid("clusterUuid", f"cluster {cluster_uuid} is in another zone")
+                raise invalid_field("clusterUuid", f"cluster {cluster_uuid} is in another zone")
             if l2.type == "Vxlan":
-                raise _conflict("resourceUuid", "a Vxlan network: attach its pool instead")
+                raise conflict_field("resourceUuid", "a Vxlan network: attach its pool instead")
             if l2.type != "VxlanPool" and msg.vtepCidr is not None:
-                raise _conflict("vtepCidr", f"only for a VxlanPool; this is a {l2.type} network")
+                raise conflict_field(
+                    "vtepCidr", f"only for a VxlanPool; this is a {l2.type} network"
+                )
             cidr = _cidr(msg.vtepCidr) if msg.vtepCidr is not None else None
             ref = await s.get(L2ClusterRefRow, (l2.uuid, cluster_uuid))
             if ref is None:
@@ -195,7 +188,7 @@ class NetworkService:
         self, msg: DetachL2NetworkFromCluster, ctx: HandlerContext
     ) -> L2NetworkReply:
         caller = caller_of(msg)
-        _admin(caller)
+        require_admin(caller)
         async with self._db.session() as s, s.begin():
             l2 = await self._l2.visible(s, msg.resourceUuid, caller)
             # what the hosts have of it, read before the attachment goes
@@ -214,7 +207,7 @@ class NetworkService:
     # -- L3 networks ----------------------------------------------------------------------
 
     async def create_l3(self, msg: CreateL3Network, ctx: HandlerContext) -> L3NetworkReply:
-        _admin(caller_of(msg))
+        require_admin(caller_of(msg))
         async with self._db.session() as s, s.begin():
             l2 = await s.get(L2NetworkRow, msg.l2NetworkUuid)
             values = {
@@ -227,7 +220,7 @@ class NetworkService:
 
     async def _change_dns(self, msg: Any, add: bool) -> L3NetworkReply:
         caller = caller_of(msg)
-        _admin(caller)
+        require_admin(caller)
         async with self._db.session() as s, s.begin():
             row = await self._l3.visible(s, msg.resourceUuid, caller)
             servers: list[str] = json.loads(row.dns or "[]")
@@ -250,14 +243,14 @@ class NetworkService:
     async def add_ip_range(
         self, msg: AddIpRange | AddIpRangeByNetworkCidr, ctx: HandlerContext
     ) -> IpRangeReply:
-        _admin(caller_of(msg))
+        require_admin(caller_of(msg))
         try:
             if isinstance(msg, AddIpRangeByNetworkCidr):
                 subnet = subnet_of_cidr(msg.networkCidr)
             else:
                 subnet = subnet_of_range(msg.startIp, msg.endIp, msg.netmask, msg.gateway)
         except IpRangeError as exc:
-            raise _invalid(exc.field, exc.reason) from None
+            raise invalid_field(exc.field, exc.reason) from None
         values = {
             "start_ip": to_ip(subnet.first),
             "end_ip": to_ip(subnet.last),
@@ -325,7 +318,7 @@ def _static_ip(tags: list[str], l3_uuid: str, required: str | None) -> str | Non
         if tokens["l3Uuid"].replace("-", "").lower() != l3_uuid.replace("-", "").lower():
             continue
         if found is not None and found != tokens["ip"]:
-            raise _invalid("systemTags", f"staticIp {tokens['ip']} differs from {found}")
+            raise invalid_field("systemTags", f"staticIp {tokens['ip']} differs from {found}")
         found = tokens["ip"]
     return found
 
@@ -334,4 +327,4 @@ def _cidr(text: str) -> str:
     try:
         return str(IPv4Network(text, strict=False))
     except ValueError:
-        raise _invalid("vtepCidr", f"not an IPv4 network: {text!r}") from None
+        raise invalid_field("vtepCidr", f"not an IPv4 network: {text!r}") from None

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from mgmt.core.api import caller_of, not_found
+from mgmt.core.api import caller_of, invalid_field, not_found, require_admin
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import utcnow
@@ -34,7 +34,6 @@ from mgmt.storage.messages import (
 )
 from mgmt.storage.models import BackupStorageRow, BackupStorageZoneRefRow
 from mgmt.storage.points import BACKUP_STORAGE_BACKENDS, BackupStorageAccess
-from mgmt.storage.primary import admin, invalid
 from mgmt.storage.resources import bs_inventory
 
 
@@ -70,9 +69,9 @@ class BackupStorageService:
         return (self._add, self._reconnect)
 
     async def add(self, msg: AddImageStoreBackupStorage, ctx: HandlerContext) -> BackupStorageReply:
-        admin(caller_of(msg))
+        require_admin(caller_of(msg))
         if msg.bs_type not in self._types:
-            raise invalid("type", f"no backend for {msg.bs_type} backup storage is installed")
+            raise invalid_field("type", f"no backend for {msg.bs_type} backup storage is installed")
         request = msg if msg.jobUuid else msg.model_copy(update={"jobUuid": ctx.message_id})
         start = BackupStorageCtx(
             backupStorageUuid=msg.resourceUuid,
@@ -94,7 +93,7 @@ class BackupStorageService:
         self, msg: ReconnectBackupStorage, ctx: HandlerContext
     ) -> BackupStorageReply:
         caller = caller_of(msg)
-        admin(caller)
+        require_admin(caller)
         async with self._db.session() as s:
             row = await self._bs.visible(s, msg.resourceUuid, caller)
             start = BackupStorageCtx(
@@ -126,7 +125,7 @@ class BackupStorageService:
         self, msg: ChangeBackupStorageState, ctx: HandlerContext
     ) -> BackupStorageReply:
         caller = caller_of(msg)
-        admin(caller)
+        require_admin(caller)
         async with self._db.session() as s:
             await self._bs.visible(s, msg.resourceUuid, caller)
         await self._set(msg.resourceUuid, state=state_event_target(msg.stateEvent))
@@ -136,7 +135,7 @@ class BackupStorageService:
         self, msg: AttachBackupStorageToZone, ctx: HandlerContext
     ) -> BackupStorageReply:
         caller = caller_of(msg)
-        admin(caller)
+        require_admin(caller)
         zone_uuid = canonical_uuid(msg.zoneUuid, field="zoneUuid")
         async with self._db.session() as s, s.begin():
             row = await self._bs.visible(s, msg.resourceUuid, caller)
@@ -154,7 +153,7 @@ class BackupStorageService:
         self, msg: DetachBackupStorageFromZone, ctx: HandlerContext
     ) -> BackupStorageReply:
         caller = caller_of(msg)
-        admin(caller)
+        require_admin(caller)
         async with self._db.session() as s, s.begin():
             row = await self._bs.visible(s, msg.resourceUuid, caller)
             await s.execute(

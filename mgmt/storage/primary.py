@@ -17,7 +17,13 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.core.api import ApiCodes, CallerContext, caller_of, not_found
+from mgmt.core.api import (
+    ApiCodes,
+    caller_of,
+    invalid_field,
+    not_found,
+    require_admin,
+)
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import utcnow
@@ -55,17 +61,6 @@ log = logging.getLogger(__name__)
 MOUNT_ROOT = "/opt/zcloud/mnt"
 
 
-def admin(caller: CallerContext) -> None:
-    # the frontend refuses non-admins already (admin_only); a message that reached the
-    # bus some other way is refused here too
-    if not caller.isAdmin:
-        raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "admin only"))
-
-
-def invalid(field: str, details: str) -> PermanentError:
-    return PermanentError(error(ApiCodes.INVALID_ARGUMENT, f"{field}: {details}", field=field))
-
-
 class PrimaryStorageService:
     def __init__(self, parts: NodeParts) -> None:
         self._db = parts.db
@@ -94,7 +89,7 @@ class PrimaryStorageService:
         return await ps_inventory(s, row)
 
     async def add(self, msg: AddPrimaryStorage, ctx: HandlerContext) -> PrimaryStorageReply:
-        admin(caller_of(msg))
+        require_admin(caller_of(msg))
         local = msg.ps_type == LOCAL
         async with self._db.session() as s, s.begin():
             row = await self._ps.create_row(
@@ -124,7 +119,7 @@ class PrimaryStorageService:
         if cluster is None:
             raise PermanentError(not_found("Cluster", cluster_uuid, field="clusterUuid"))
         if self._clusters.to_inventory(cluster).zoneUuid != zone_uuid:
-            raise invalid("clusterUuid", f"cluster {cluster_uuid} is in another zone")
+            raise invalid_field("clusterUuid", f"cluster {cluster_uuid} is in another zone")
         return cluster
 
     async def _mount_ctx(
@@ -151,7 +146,7 @@ class PrimaryStorageService:
         self, msg: AttachPrimaryStorageToCluster, ctx: HandlerContext
     ) -> PrimaryStorageReply:
         caller = caller_of(msg)
-        admin(caller)
+        require_admin(caller)
         cluster_uuid = canonical_uuid(msg.clusterUuid, field="clusterUuid")
         async with self._db.session() as s, s.begin():
             row = await self._ps.visible(s, msg.resourceUuid, caller)
@@ -182,7 +177,7 @@ class PrimaryStorageService:
         self, msg: DetachPrimaryStorageFromCluster, ctx: HandlerContext
     ) -> PrimaryStorageReply:
         caller = caller_of(msg)
-        admin(caller)
+        require_admin(caller)
         cluster_uuid = canonical_uuid(msg.clusterUuid, field="clusterUuid")
         async with self._db.session() as s, s.begin():
             row = await self._ps.visible(s, msg.resourceUuid, caller)
@@ -237,7 +232,7 @@ class PrimaryStorageService:
         self, msg: ChangePrimaryStorageState, ctx: HandlerContext
     ) -> PrimaryStorageReply:
         caller = caller_of(msg)
-        admin(caller)
+        require_admin(caller)
         async with self._db.session() as s, s.begin():
             row = await self._ps.visible(s, msg.resourceUuid, caller)
             await s.execute(

@@ -12,10 +12,13 @@ from mgmt.core.api.spec import (
     DeleteMode,
     body_fields,
     caller_of,
+    conflict_field,
     delete_mode,
     http_status,
     innermost_meaningful,
+    invalid_field,
     not_found,
+    require_admin,
     uuid_ref,
 )
 
@@ -35,9 +38,12 @@ __all__ = [
     "JobState",
     "body_fields",
     "caller_of",
+    "conflict_field",
     "delete_mode",
     "http_status",
     "innermost_meaningful",
+    "invalid_field",
     "not_found",
+    "require_admin",
     "uuid_ref",
 ]

@@ -189,6 +189,25 @@ def not_found(resource_type: str, uuid: str, *, field: str | None = None) -> Err
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
+
+def invalid_field(field: str, details: str) -> PermanentError:
+    """A 400 naming the field: ``vtepCidr: not a CIDR``."""
+    return PermanentError(error(ApiCodes.INVALID_ARGUMENT, f"{field}: {details}", field=field))
+
+
+def conflict_field(field: str, details: str) -> PermanentError:
+    """A 409 naming the field: what the resource's kind or state refuses (the body itself
+    is valid)."""
+    return PermanentError(error(ApiCodes.CONFLICT, f"{field}: {details}", field=field))
+
+
+def require_admin(caller: CallerContext) -> None:
+    """A handler's own check of an admin-only API: the frontend refuses non-admins already
+    (``admin_only``), a message that reached the bus some other way is refused here."""
+    if not caller.isAdmin:
+        raise PermanentError(error(ApiCodes.PERMISSION_DENIED, "admin only"))
+
+
 #: every status a failed API job can answer with (``http_status``'s values)
 JOB_STATUSES = frozenset({*_STATUS.values(), 503})
 

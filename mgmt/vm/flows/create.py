@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.allocator import HostAllocator
 from mgmt.core import quota
-from mgmt.core.api import ApiCodes, caller_of, not_found
+from mgmt.core.api import ApiCodes, caller_of, invalid_field, not_found
 from mgmt.core.bus import Bus, HandlerContext
 from mgmt.core.db import Database, utcnow
 from mgmt.core.errors import PermanentError, error
@@ -52,10 +52,6 @@ from mgmt.vm.states import START, VM_STATES, VmState
 
 CREATE_VM = "CreateVmInstance"
 Strategy = Literal["InstantStart", "CreateStopped", "JustCreate"]
-
-
-def _invalid(field: str, reason: str) -> PermanentError:
-    return PermanentError(error(ApiCodes.INVALID_ARGUMENT, f"{field}: {reason}", field=field))
 
 
 class CreateVmRow(Step[VmCtx]):
@@ -148,12 +144,14 @@ class CreateVmRow(Step[VmCtx]):
     async def _shape(self, s: AsyncSession, msg: CreateVmInstance) -> tuple[int, int]:
         if msg.instanceOfferingUuid is None:
             if msg.cpuNum is None or msg.memorySize is None:
-                raise _invalid("instanceOfferingUuid", "give an offering, or cpuNum and memorySize")
+                raise invalid_field(
+                    "instanceOfferingUuid", "give an offering, or cpuNum and memorySize"
+                )
             return msg.cpuNum, msg.memorySize
         table = self.types.types["InstanceOffering"].table
         offering = await s.get(table, msg.instanceOfferingUuid)
         if offering is None:
-            raise _invalid(
+            raise invalid_field(
                 "instanceOfferingUuid", f"no instance offering {msg.instanceOfferingUuid}"
             )
         return int(offering.cpu_num), int(offering.memory_size)
@@ -162,9 +160,9 @@ class CreateVmRow(Step[VmCtx]):
         caller = caller_of(msg)
         l3_type = self.types.types["L3Network"]
         if len(set(msg.l3NetworkUuids)) != len(msg.l3NetworkUuids):
-            raise _invalid("l3NetworkUuids", "an L3 network is named twice")
+            raise invalid_field("l3NetworkUuids", "an L3 network is named twice")
         if msg.defaultL3NetworkUuid and msg.defaultL3NetworkUuid not in msg.l3NetworkUuids:
-            raise _invalid("defaultL3NetworkUuid", "must be one of l3NetworkUuids")
+            raise invalid_field("defaultL3NetworkUuid", "must be one of l3NetworkUuids")
         for l3 in msg.l3NetworkUuids:
             found = await s.get(l3_type.table, l3)
             if found is None or not (
@@ -184,7 +182,7 @@ class CreateVmRow(Step[VmCtx]):
             )
         image = await image_disk(s, msg.imageUuid)
         if image is not None and image.status != "Ready":
-            raise _invalid("imageUuid", f"image {msg.imageUuid} is {image.status}, not Ready")
+            raise invalid_field("imageUuid", f"image {msg.imageUuid} is {image.status}, not Ready")
 
     async def rollback(self, ctx: VmCtx, result: Any) -> None:
         assert ctx.request is not None
