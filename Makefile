@@ -39,7 +39,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests/unit -q
 
 test: $(STAMP) services lint typecheck imports
-	$(BIN)/pytest tests --durations=15
+	$(BIN)/pytest tests -n 2 --dist loadfile --durations=25
 
 bench-bus: $(STAMP) services
 	$(BIN)/zcloud bench bus
