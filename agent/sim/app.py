@@ -74,7 +74,8 @@ def _not_found(what: str) -> JSONResponse:
     return JSONResponse({"error": {"details": f"{what} not found"}}, status_code=404)
 
 
-def create_app(settings: SimSettings) -> FastAPI:
+def create_app(settings: SimSettings, initial_hosts: int = 0) -> FastAPI:
+    """The simulator app; ``initial_hosts`` hosts exist before it serves its first request."""
     hosts: dict[str, SimHost] = {}
     registry = CollectorRegistry()
     Gauge("zcloud_sim_hosts", "Simulated hosts", registry=registry).set_function(lambda: len(hosts))
@@ -119,7 +120,7 @@ def create_app(settings: SimSettings) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    _admin_routes(app, hosts, new_host, armed)
+    _admin_routes(app, hosts, new_host, armed, initial_hosts)
 
     @app.get("/sim/runs")
     async def run_counts(taskUuid: str | None = None) -> dict[str, object]:
@@ -193,8 +194,12 @@ def _admin_routes(
     hosts: dict[str, SimHost],
     new_host: Callable[[HostSpec], SimHost],
     armed: dict[str, list[Fault]],
+    initial_hosts: int,
 ) -> None:
-    """Hosts and faults: what tests and operators drive the simulator with."""
+    """Hosts and faults: what tests and operators drive the simulator with; the
+    ``initial_hosts`` are made here, before the app serves anything."""
+    for _ in range(initial_hosts):
+        new_host(HostSpec())
 
     @app.post("/sim/hosts")
     async def create_hosts(body: CreateHosts) -> dict[str, object]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import httpx
 import uvicorn
 
 from agent.sim.app import create_app
@@ -24,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.port is not None:
         overrides["port"] = args.port
     settings = SimSettings(**overrides)  # type: ignore[arg-type]
-    app = create_app(settings)
+    app = create_app(settings, initial_hosts=args.hosts)
     asyncio.run(_serve(app, settings, args.hosts))
     return 0
 
@@ -41,10 +40,6 @@ async def _serve(app: object, settings: SimSettings, hosts: int) -> None:
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():  # noqa: ASYNC110 - uvicorn has no event
         await asyncio.sleep(0.02)
-    if hosts and not serving.done():
-        async with httpx.AsyncClient() as client:
-            url = f"http://{settings.host}:{settings.port}/sim/hosts"
-            (await client.post(url, json={"count": hosts}, timeout=60)).raise_for_status()
     print(
         f"simulator listening on http://{settings.host}:{settings.port} with {hosts} hosts",
         flush=True,
