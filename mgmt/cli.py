@@ -43,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("args", nargs=argparse.REMAINDER, help="options of the agent")
 
     bench = sub.add_parser("bench", help="benchmarks (last line: one JSON object)")
-    bench.add_argument("name", choices=["bus", "failover", "flow", "api", "infra"])
+    bench.add_argument("name", choices=["bus", "failover", "flow", "api", "infra", "vm"])
     bench.add_argument("args", nargs=argparse.REMAINDER)
 
     db = sub.add_parser("db", help="database schema")

@@ -27,4 +27,8 @@ def run_bench(name: str, argv: list[str]) -> int:
         from mgmt.bench.infra import main as infra_main  # noqa: PLC0415
 
         return asyncio.run(infra_main(argv))
+    if name == "vm":
+        from mgmt.bench.vm import main as vm_main  # noqa: PLC0415
+
+        return asyncio.run(vm_main(argv))
     raise SystemExit(f"unknown benchmark {name!r}")

@@ -35,6 +35,7 @@ class VmNicInventory(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     uuid: str = Field(description="The NIC's UUID (the holder of its IP in IPAM).")
+    vmInstanceUuid: str | None = Field(default=None, description="The VM it belongs to.")
     l3NetworkUuid: str = Field(description="The L3 network it is on.")
     ip: str = Field(description="Its IPv4 address.")
     mac: str = Field(description="Its MAC address (unique).")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +35,20 @@ async def nics_of(s: AsyncSession, vm_uuid: str) -> list[VmNicRow]:
     return list(rows.scalars())
 
 
-async def inventory(s: AsyncSession, row: Any) -> VmInstanceInventory:
+def _nic(n: VmNicRow) -> VmNicInventory:
+    return VmNicInventory(
+        uuid=n.uuid,
+        vmInstanceUuid=n.vm_instance_uuid,
+        l3NetworkUuid=n.l3_network_uuid,
+        ip=n.ip,
+        mac=n.mac,
+        netmask=n.netmask,
+        gateway=n.gateway,
+        deviceId=n.device_id,
+    )
+
+
+def _inventory(row: Any, nics: Sequence[VmNicRow]) -> VmInstanceInventory:
     return VmInstanceInventory(
         uuid=row.uuid,
         name=row.name,
@@ -50,24 +64,31 @@ async def inventory(s: AsyncSession, row: Any) -> VmInstanceInventory:
         memorySize=row.memory_size,
         rootVolumeUuid=row.root_volume_uuid,
         defaultL3NetworkUuid=row.default_l3_network_uuid,
-        vmNics=[
-            VmNicInventory(
-                uuid=n.uuid,
-                l3NetworkUuid=n.l3_network_uuid,
-                ip=n.ip,
-                mac=n.mac,
-                netmask=n.netmask,
-                gateway=n.gateway,
-                deviceId=n.device_id,
-            )
-            for n in await nics_of(s, row.uuid)
-        ],
+        vmNics=[_nic(n) for n in nics],
         hypervisorType=row.hypervisor_type,
         platform=row.platform,
         ownerAccountUuid=row.owner_account_uuid,
         createDate=row.created_at,
         lastOpDate=row.updated_at,
     )
+
+
+async def inventory(s: AsyncSession, row: Any) -> VmInstanceInventory:
+    return _inventory(row, await nics_of(s, row.uuid))
+
+
+async def inventories(s: AsyncSession, rows: Sequence[Any]) -> list[BaseModel]:
+    """A page of VMs with their NICs in one more query."""
+    by_vm: dict[str, list[VmNicRow]] = {}
+    if rows:
+        found = await s.execute(
+            select(VmNicRow)
+            .where(VmNicRow.vm_instance_uuid.in_([r.uuid for r in rows]))
+            .order_by(VmNicRow.device_id)
+        )
+        for n in found.scalars():
+            by_vm.setdefault(n.vm_instance_uuid, []).append(n)
+    return [_inventory(r, by_vm.get(r.uuid, [])) for r in rows]
 
 
 async def release_root(s: AsyncSession, row: VmInstanceRow) -> None:
@@ -143,5 +164,34 @@ VM_INSTANCE = ResourceType(
     quota=VM_NUM,
     unqueryable=frozenset({"vmNics"}),
     inventory_of=inventory,
+    inventories_of=inventories,
     before_delete=give_back,
+)
+
+#: a VM's NICs, queryable from the VM (``q=vmNics.ip=10.0.0.5``) and from the L3 network
+#: (``q=vmNics.vmInstance.state=Running``); listed at ``/v1/vm-nics`` to admins only (an
+#: account reads its NICs in its VMs' inventories). The VM's delete hook removes them.
+VM_NIC = ResourceType(
+    "VmNic",
+    "vm-nics",
+    VmNicRow,
+    VmNicInventory,
+    parents=(
+        Parent(
+            "VmInstance",
+            VmNicRow.vm_instance_uuid,
+            relation="vmInstance",
+            children="vmNics",
+            cascade=False,
+        ),
+        Parent(
+            "L3Network",
+            VmNicRow.l3_network_uuid,
+            relation="l3Network",
+            children="vmNics",
+            cascade=False,
+        ),
+    ),
+    owner=None,
+    admin_only_reads=True,
 )

@@ -4,7 +4,7 @@ and how a row becomes its inventory. Services declare these; the frontend serves
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,6 +16,8 @@ from mgmt.core.api.spec import CallerContext
 from mgmt.core.query import QueryableResource
 
 Inventory = Callable[[AsyncSession, Any], Awaitable[BaseModel]]
+#: the inventories of a page of rows at once (what ``Inventory`` gives, row by row)
+Inventories = Callable[[AsyncSession, Sequence[Any]], Awaitable[list[BaseModel]]]
 
 
 def plain(convert: Callable[[Any], BaseModel]) -> Inventory:
@@ -36,6 +38,8 @@ class ReadableResource:
     model: type[BaseModel]
     #: only admins may read it (the audit log)
     admin_only: bool = False
+    #: a page's inventories in a few queries (an inventory that reads other tables)
+    inventories: Inventories | None = None
 
     @property
     def name(self) -> str:

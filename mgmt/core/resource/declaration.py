@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mgmt.core import quota
 from mgmt.core.api import CallerContext
-from mgmt.core.api.reads import Inventory, ReadableResource, plain
+from mgmt.core.api.reads import Inventories, Inventory, ReadableResource, plain
 from mgmt.core.cascade.table import Check, Cleanup, Hook, TableCascade
 from mgmt.core.db.types import UtcDateTime
 from mgmt.core.query import QueryableResource, Relation
@@ -102,6 +102,8 @@ class ResourceType(Generic[RowT, InvT]):
     relations: tuple[Relation, ...] = ()
     #: how a row becomes an inventory when it needs more than the row (group members …)
     inventory_of: Inventory | None = None
+    #: the same for a page of rows at once (reads of collections use it when given)
+    inventories_of: Inventories | None = None
     #: cascade: a veto, a hook in the delete transaction, a cleanup after it
     check: Check | None = None
     before_delete: Hook | None = None
@@ -267,6 +269,7 @@ class ResourceTypes:
                 t.inventory_of or plain(t.to_inventory),
                 t.inventory,
                 admin_only=t.admin_only_reads,
+                inventories=t.inventories_of,
             )
             for t, query in zip(self.types.values(), self.queryables(), strict=True)
         ]

@@ -308,6 +308,21 @@ async def test_a_tenant_creates_on_shared_infrastructure_and_quotas_count(
     assert (await stranger.call("GET", f"{VMS}/{vm['uuid']}")).status_code == 404
     assert (await env.action(vm["uuid"], "stop", stranger)).status_code == 404
     assert (await stranger.ok("GET", VMS))["inventories"] == []
+    # a query through the NICs finds the VM for its owner and the admin, never for another
+    by_ip = {"q": [f"vmNics.ip={vm['vmNics'][0]['ip']}", "state=Running"]}
+    found = await tenant.ok("GET", VMS, params=by_ip)
+    assert [v["uuid"] for v in found["inventories"]] == [vm["uuid"]]
+    assert found["inventories"][0]["vmNics"] == vm["vmNics"]
+    assert [v["uuid"] for v in (await env.admin.ok("GET", VMS, params=by_ip))["inventories"]] == [
+        vm["uuid"]
+    ]
+    assert (await stranger.ok("GET", VMS, params=by_ip))["inventories"] == []
+    zql = f"query vmInstance where vmNics.ip='{vm['vmNics'][0]['ip']}'"
+    assert (await stranger.ok("GET", "/v1/zql", params={"zql": zql}))["inventories"] == []
+    # the NICs' own collection is the admin's
+    assert (await tenant.call("GET", "/v1/vm-nics")).status_code == 404
+    nics = await env.admin.ok("GET", "/v1/vm-nics", params={"q": f"vmInstanceUuid={vm['uuid']}"})
+    assert [n["ip"] for n in nics["inventories"]] == [vm["vmNics"][0]["ip"]]
     assert (await env.action(vm["uuid"], "stop", tenant)).json()["inventory"]["state"] == "Stopped"
     await tenant.ok("DELETE", f"{VMS}/{vm['uuid']}")
     assert (await snapshot(db))["quotas"] == {}
