@@ -108,6 +108,9 @@ class LocalCluster:
     prefix: str
     workdir: Path
     partitions: int = 64
+    #: connections each process may hold: a test's and a benchmark's processes share one
+    #: PostgreSQL (100 connections by default), two test workers at once included
+    db_pool_size: int = 10
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: list[Proc] = field(default_factory=list)
 
@@ -118,6 +121,7 @@ class LocalCluster:
             ZCLOUD_AMQP_URL=self.amqp_url,
             ZCLOUD_BUS_PREFIX=self.prefix,
             ZCLOUD_PARTITIONS=str(self.partitions),
+            ZCLOUD_DB_POOL_SIZE=str(self.db_pool_size),
             ZCLOUD_LOG_JSON="true",
         )
         env.update(self.extra_env)

@@ -253,6 +253,7 @@ async def main(argv: list[str]) -> int:
             env.prefix,
             workdir,
             64,
+            db_pool_size=20,  # the production default: the benchmark is alone on the server
             extra_env={
                 "ZCLOUD_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
                 "ZCLOUD_ADMIN_PASSWORD": PASSWORD,

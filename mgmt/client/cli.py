@@ -26,9 +26,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from mgmt.client.client import ZCloud
 from mgmt.client.core import PollPolicy, ProgressCallback, RetryPolicy
 from mgmt.client.errors import ApiError, ClientError, UsageError
+from mgmt.client.names import Lookup, queryable, resolve_names
 from mgmt.client.render import emit, operations_table, render_body, say, show_operation
 from mgmt.client.session import SavedSession, clear_session, load_session, save_session
-from mgmt.client.spec import OperationInfo
+from mgmt.client.spec import OperationInfo, ParamInfo
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the server failed, could not be reached, or the job ran out of time
@@ -55,12 +56,16 @@ zcloud login [--url URL] --account NAME [--user NAME] [--password P]
        zcloud Query<Resource> [condition ...] [--limit N] [--start N] [--sort +f|-f]
                               [--fields a,b] [--count] [--json]
        zcloud Get<Resource> uuid=UUID [--json]
+       zcloud StopVmInstance web1                              a name for a UUID
        zcloud zql "query zone where name='z1'" [--json]
        zcloud <Api> --help                                     its parameters (no login)"""
 
 DESCRIPTION = """\
 Values are read as JSON when they parse (5, true, null, ["a","b"], "quoted text"), else
-as text. Query conditions are passed as written: name=z1 state!=Disabled name~=web-%.
+as text. Where an API wants a UUID (uuid=, imageUuid=, l3NetworkUuids=[...]), a
+resource's name does too: it is looked up, and refused if it names none or several. A
+list parameter takes a JSON list or a comma-separated one (l3NetworkUuids=net1,net2).
+Query conditions are passed as written: name=z1 state!=Disabled name~=web-%.
 The session is kept in ~/.zcloud/session.json (or $ZCLOUD_CLIENT_CONFIG). Without --url
 and a saved session, the client talks to http://127.0.0.1:8080 (zcloud up)."""
 
@@ -270,10 +275,20 @@ def _query(client: ZCloud, command: str, args: argparse.Namespace, env: CliEnv) 
 
 def _call(client: ZCloud, command: str, args: argparse.Namespace, env: CliEnv) -> int:
     op = client.operation(command)
-    params = parse_params(args.args, op)
+    params = resolve_names(
+        op, parse_params(args.args, op), queryable(client.operations()), _lookup(client)
+    )
     with _progress(env, op) as on_progress:
         body = client.call(op.name, on_progress=on_progress, **params)
     return _show(env, args, body)
+
+
+def _lookup(client: ZCloud) -> Lookup:
+    def lookup(resource: str, name: str) -> list[str]:
+        found = client.query(resource, f"name={name}", fields="uuid", limit=10)
+        return [str(inv["uuid"]) for inv in found.inventories]
+
+    return lookup
 
 
 def parse_value(text: str) -> Any:
@@ -301,8 +316,15 @@ def parse_params(items: Sequence[str], op: OperationInfo | None = None) -> dict[
             raise UsageError(f"{item!r}: the key must be a parameter name", field=key)
         if key in params:
             raise UsageError(f"{key}: given twice", field=key)
-        params[key] = parse_value(raw)
+        params[key] = _as_list(parse_value(raw), op.param(key) if op is not None else None)
     return params
+
+
+def _as_list(value: Any, info: ParamInfo | None) -> Any:
+    """A list parameter given as text is a comma-separated list: ``l3NetworkUuids=a,b``."""
+    if info is not None and info.type.startswith("list[") and isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    return value
 
 
 def _no_constant(name: str) -> Any:

@@ -711,7 +711,7 @@ def test_cli_errors_are_one_line_with_exit_codes(cli: Cli) -> None:
     assert cli.err == "error HOST.1001 (503): no capacity\n"
     assert cli("CreateZon", "name=x") == 2
     assert "did you mean CreateZone" in cli.err
-    assert cli("DeleteZone", "uuid=u", "colour=red") == 2
+    assert cli("DeleteZone", f"uuid={uuid.uuid4()}", "colour=red") == 2
     assert cli.err.startswith("error CLIENT.1000 (400): colour: not a parameter of DeleteZone")
     assert cli("CreateZone", "--limit", "3") == 2  # query options only for queries
     assert cli("CreateZone", "--bogus") == 2  # argparse
