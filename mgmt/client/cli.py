@@ -63,7 +63,7 @@ zcloud login [--url URL] --account NAME [--user NAME] [--password P]
 DESCRIPTION = """\
 Values are read as JSON when they parse (5, true, null, ["a","b"], "quoted text"), else
 as text. Where an API wants a UUID (uuid=, imageUuid=, l3NetworkUuids=[...]), a
-resource's name does too: it is looked up, and refused if it names none or several. A
+resource's name does too: it is looked up, and refused if it names several. A
 list parameter takes a JSON list or a comma-separated one (l3NetworkUuids=net1,net2).
 Query conditions are passed as written: name=z1 state!=Disabled name~=web-%.
 The session is kept in ~/.zcloud/session.json (or $ZCLOUD_CLIENT_CONFIG). Without --url
@@ -285,7 +285,10 @@ def _call(client: ZCloud, command: str, args: argparse.Namespace, env: CliEnv) -
 
 def _lookup(client: ZCloud) -> Lookup:
     def lookup(resource: str, name: str) -> list[str]:
-        found = client.query(resource, f"name={name}", fields="uuid", limit=10)
+        try:
+            found = client.query(resource, f"name={name}", fields="uuid", limit=10)
+        except ApiError:  # a resource without names: the value goes as given
+            return []
         return [str(inv["uuid"]) for inv in found.inventories]
 
     return lookup

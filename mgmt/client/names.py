@@ -7,8 +7,10 @@ own API document: a path parameter's is the collection its path is under
 (``/v1/vm-instances/{uuid}/actions/stop`` → ``QueryVmInstance``), a body field's is the
 longest tail of its name that names a queryable resource (``defaultL3NetworkUuid`` →
 ``L3Network``, ``dataDiskOfferingUuids`` → ``DiskOffering``,
-``primaryStorageUuidForRootVolume`` → ``PrimaryStorage``). A name that matches nothing, or
-more than one resource, is refused before anything is sent.
+``primaryStorageUuidForRootVolume`` → ``PrimaryStorage``). A name of several resources is
+refused before anything is sent; a value that names none is sent as given, and the server
+answers for it (a global config's ``uuid`` is its ``category.name``; an unknown name is
+the resource's 404).
 """
 
 from __future__ import annotations
@@ -76,8 +78,8 @@ def _one(resource: str, key: str, name: str, lookup: Lookup) -> str:
     found = list(lookup(resource, name))
     if len(found) == 1:
         return found[0]
-    if not found:
-        raise UsageError(f"{key}: no {resource} named {name!r} (give its UUID or name)", field=key)
+    if not found:  # not a name, or not one the caller sees: the server tells which
+        return name
     raise UsageError(
         f"{key}: {len(found)} {resource} resources are named {name!r}; give the UUID of one"
         f" ({', '.join(found)})",

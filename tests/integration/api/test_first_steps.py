@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -180,3 +181,30 @@ def test_a_body_without_content_type_is_refused(url: str) -> None:
         timeout=10,
     )
     assert r.status_code == 400, r.text
+
+
+# -- the README's first VM, run as written -----------------------------------------------------
+
+
+def _first_vm_steps() -> list[list[str]]:
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    block = text.split("## A first VM", 1)[1].split("```console\n", 1)[1].split("```", 1)[0]
+    return [
+        shlex.split(line[len("$ zcloud ") :], comments=True)
+        for line in block.splitlines()
+        if line.startswith("$ zcloud ")
+    ]
+
+
+def test_the_readme_first_vm_runs_as_written(url: str, cli: Cli) -> None:
+    steps = _first_vm_steps()
+    assert steps[0][0] == "login" and any(s[0] == "CreateVmInstance" for s in steps)
+    for step in steps:
+        # the walk-through's server is the test's, and the password is its own
+        argv = [*step, "--url", url, "--password", ADMIN_PASSWORD] if step[0] == "login" else step
+        run = cli(*argv)
+        assert run.code == 0, f"zcloud {shlex.join(argv)}: {run.out}{run.err}"
+    with ZCloud(url) as client:
+        client.login("admin", ADMIN_PASSWORD)
+        left = client.query("VmInstance", "name=web1").inventories
+    assert all(vm["state"] == "Destroyed" for vm in left), left  # or expunged already
