@@ -125,6 +125,8 @@ from mgmt.storage import BACKUP_STORAGE_BACKENDS, PRIMARY_STORAGE_DETACH_CHECKS
 from mgmt.storage.module import BACKUP_STORAGE_MODULE, PRIMARY_STORAGE_MODULE
 from mgmt.vm import models as _vm_models  # noqa: F401
 from mgmt.vm.module import MODULE as VM
+from mgmt.volume import models as _volume_models  # noqa: F401
+from mgmt.volume.module import MODULE as VOLUME
 from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
@@ -146,6 +148,7 @@ MODULES = Modules(
         BACKUP_STORAGE_MODULE,
         IMAGE,
         VM,
+        VOLUME,
         WEBHOOK,
         DIAG,
         # last: its filters run after the other services' (capacity is the last one)
