@@ -2,7 +2,8 @@
 storage (ImageStore). Public surface: its messages and inventories, its extension points
 (``PRIMARY_STORAGE_DETACH_CHECKS``, ``BACKUP_STORAGE_BACKENDS``), the capacity counter
 names and what other services read of storage (``backup_storages``; ``root_volume_storages``:
-where a VM's root volume may go on a host, and the counters it reserves there)."""
+where a VM's root volume may go on a host, and the counters it reserves there;
+``primary_storage_clusters``: the clusters whose hosts reach a storage)."""
 
 from mgmt.storage.capacity import BS_CAPACITY, PS_CAPACITY
 from mgmt.storage.messages import (
@@ -25,6 +26,7 @@ from mgmt.storage.reads import (
     BackupStorageRef,
     RootVolumeStorage,
     backup_storages,
+    primary_storage_clusters,
     root_volume_storages,
 )
 
@@ -46,5 +48,6 @@ __all__ = [
     "PrimaryStorageInventory",
     "RootVolumeStorage",
     "backup_storages",
+    "primary_storage_clusters",
     "root_volume_storages",
 ]

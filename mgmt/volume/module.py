@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 from mgmt.core.module import ServiceModule
+from mgmt.volume.messages import API_MESSAGES
 from mgmt.volume.resources import VOLUME, VOLUME_CAPACITY, VOLUME_DATA_NUM
+from mgmt.volume.service import VolumeService
 
 MODULE = ServiceModule(
     "volume",
+    apis=API_MESSAGES,
     resources=(VOLUME,),
+    service=VolumeService,
     quotas={
         VOLUME_DATA_NUM.name: VOLUME_DATA_NUM.default,
         VOLUME_CAPACITY.name: VOLUME_CAPACITY.default,
