@@ -121,7 +121,11 @@ from mgmt.network.module import MODULE as NETWORK
 from mgmt.offering.module import MODULE as OFFERING
 from mgmt.plugins.simulator import SimulatorPlugin
 from mgmt.settings import Settings
-from mgmt.storage import BACKUP_STORAGE_BACKENDS, PRIMARY_STORAGE_DETACH_CHECKS
+from mgmt.storage import (
+    BACKUP_STORAGE_BACKENDS,
+    PRIMARY_STORAGE_DETACH_CHECKS,
+    PRIMARY_STORAGE_HOLDERS,
+)
 from mgmt.storage.module import BACKUP_STORAGE_MODULE, PRIMARY_STORAGE_MODULE
 from mgmt.vm import models as _vm_models  # noqa: F401
 from mgmt.vm.module import MODULE as VM
@@ -172,6 +176,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     HOST_FILTERS,
     HOST_STRATEGIES,
     PRIMARY_STORAGE_DETACH_CHECKS,
+    PRIMARY_STORAGE_HOLDERS,
     BACKUP_STORAGE_BACKENDS,
 )
 

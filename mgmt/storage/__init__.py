@@ -1,8 +1,9 @@
 """Storage service: primary storage (LocalStorage, NFS, SharedMountPoint) and backup
 storage (ImageStore). Public surface: its messages and inventories, its extension points
-(``PRIMARY_STORAGE_DETACH_CHECKS``, ``BACKUP_STORAGE_BACKENDS``), the capacity counter
-names and what other services read of storage (``backup_storages``; ``root_volume_storages``:
-where a VM's root volume may go on a host, and the counters it reserves there;
+(``PRIMARY_STORAGE_DETACH_CHECKS``, ``PRIMARY_STORAGE_HOLDERS``,
+``BACKUP_STORAGE_BACKENDS``), the capacity counter names and what other services read
+of storage (``backup_storages``; ``root_volume_storages``: where a VM's root volume may go
+on a host, and the counters it reserves there;
 ``primary_storage_clusters``: the clusters whose hosts reach a storage)."""
 
 from mgmt.storage.capacity import BS_CAPACITY, PS_CAPACITY
@@ -18,9 +19,11 @@ from mgmt.storage.messages import (
 from mgmt.storage.points import (
     BACKUP_STORAGE_BACKENDS,
     PRIMARY_STORAGE_DETACH_CHECKS,
+    PRIMARY_STORAGE_HOLDERS,
     BackupStorageAccess,
     BackupStorageBackend,
     PrimaryStorageDetachCheck,
+    PrimaryStorageHolder,
 )
 from mgmt.storage.reads import (
     BackupStorageRef,
@@ -35,6 +38,7 @@ __all__ = [
     "BACKUP_STORAGE_BACKENDS",
     "BS_CAPACITY",
     "PRIMARY_STORAGE_DETACH_CHECKS",
+    "PRIMARY_STORAGE_HOLDERS",
     "PS_CAPACITY",
     "AddImageStoreBackupStorage",
     "AddLocalPrimaryStorage",
@@ -45,6 +49,7 @@ __all__ = [
     "BackupStorageInventory",
     "BackupStorageRef",
     "PrimaryStorageDetachCheck",
+    "PrimaryStorageHolder",
     "PrimaryStorageInventory",
     "RootVolumeStorage",
     "backup_storages",

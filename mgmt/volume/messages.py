@@ -128,10 +128,82 @@ class DeleteDataVolume(ApiRequest[VolumeDeleted]):
     model_config = ConfigDict(json_schema_extra={"examples": [{}]})
 
 
+SnapshotStatusName = Literal["Creating", "Ready", "Reverting", "Deleting", "Deleted"]
+
+
+class VolumeSnapshotInventory(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    uuid: str = Field(description="The snapshot's UUID.")
+    name: str = Field(description="Name.")
+    description: str = Field(description="Free text.")
+    volumeUuid: str = Field(description="The volume it is a snapshot of.")
+    volumeType: Literal["Root", "Data"] = Field(description="That volume's type.")
+    primaryStorageUuid: str | None = Field(description="The primary storage it is on.")
+    size: int = Field(description="Bytes it holds on its storage (the volume's size).")
+    installPath: str | None = Field(description="Where its bits are on the storage.")
+    format: str = Field(description="Disk format.")
+    status: SnapshotStatusName = Field(
+        description="Ready, Deleted, or the transitional status of the operation running."
+    )
+    ownerAccountUuid: str = Field(description="Owner account.")
+    createDate: datetime = Field(description="When it was taken.")
+    lastOpDate: datetime = Field(description="When it last changed.")
+
+
+class VolumeSnapshotReply(Reply):
+    inventory: VolumeSnapshotInventory
+
+
+class VolumeSnapshotDeleted(Reply):
+    deleted: list[str] = Field(default_factory=list, description="Types deleted, leaves first.")
+
+
+class CreateVolumeSnapshot(ApiRequest[VolumeSnapshotReply]):
+    """Snapshot a Ready volume (yours): its size is reserved on its primary storage and
+    ``snapshot.volume.num`` consumed, then its host's agent takes the snapshot. A failure
+    gives both back and leaves no snapshot."""
+
+    api = ApiSpec("create", "volume-snapshots", "VolumeSnapshot", "Snapshot a volume")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "snap1", "volumeUuid": "<volume uuid>"}]}
+    )
+
+    resourceUuid: str = Field(default="", max_length=64, description="Optional UUID to use.")
+    name: str = Field(min_length=1, max_length=255, description="Name of the snapshot.")
+    description: str = Field(default="", max_length=2048, description="Free text.")
+    volumeUuid: str = uuid_ref("The volume (Ready).")
+
+
+class RevertVolumeFromSnapshot(ApiRequest[VolumeSnapshotReply]):
+    """Put the snapshot's volume back to it; the VM the volume is attached to must be
+    Stopped (else 409 naming its state)."""
+
+    api = ApiSpec(
+        "action",
+        "volume-snapshots",
+        "VolumeSnapshot",
+        "Revert a volume to a snapshot",
+        action="revert",
+    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+
+class DeleteVolumeSnapshot(ApiRequest[VolumeSnapshotDeleted]):
+    """Delete a snapshot: its bits deleted by the agent, its capacity and quota given
+    back with its row."""
+
+    api = ApiSpec("delete", "volume-snapshots", "VolumeSnapshot", "Delete a volume snapshot")
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+
 API_MESSAGES = (
     CreateDataVolume,
     AttachDataVolumeToVm,
     DetachDataVolumeFromVm,
     ResizeDataVolume,
     DeleteDataVolume,
+    CreateVolumeSnapshot,
+    RevertVolumeFromSnapshot,
+    DeleteVolumeSnapshot,
 )

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from mgmt.core import quota
 from mgmt.core.db import utcnow
+from mgmt.core.resource import forget
 from mgmt.volume.messages import VolumeInventory
-from mgmt.volume.models import VolumeRow
-from mgmt.volume.resources import DATA, ROOT, VOLUME
+from mgmt.volume.models import VolumeRow, VolumeSnapshotRow
+from mgmt.volume.resources import DATA, ROOT, SNAPSHOT_NUM, VOLUME, release_volume
 from mgmt.volume.states import VolumeStatus
 
 _ROOT_NAMESPACE = uuidlib.UUID("0d6c1f5e-7a43-4e8b-9a61-5b2f8c4d7e90")
@@ -33,6 +35,9 @@ class RootVolume:
     primary_storage_uuid: str | None
     size: int
     host_uuid: str | None
+    #: the capacity reservations the VM holds for it (recorded here too: the storage
+    #: counter's recalculation counts what volumes and snapshots hold)
+    reservations: tuple[str, ...] = ()
 
 
 async def add_root_volume(s: AsyncSession, root: RootVolume) -> str:
@@ -59,6 +64,7 @@ async def add_root_volume(s: AsyncSession, root: RootVolume) -> str:
                 format="qcow2",
                 enabled_state="Enabled",
                 host_uuid=root.host_uuid,
+                reservation=",".join(root.reservations) or None,
             )
         )
         await s.flush()
@@ -87,9 +93,25 @@ async def volumes_of(s: AsyncSession, vm_uuids: Sequence[str]) -> dict[str, list
 
 async def vm_volumes_gone(s: AsyncSession, vm_uuids: Sequence[str]) -> None:
     """A VM's delete (its transaction): its root volume rows go (their capacity is the
-    VM's to give back), its data volumes are detached and stay, with what they hold."""
+    VM's to give back) with their snapshots (capacity and ``snapshot.volume.num`` given
+    back here); its data volumes are detached and stay, with what they hold."""
     if not vm_uuids:
         return
+    roots = [root_volume_uuid(u) for u in vm_uuids]
+    snaps = list(
+        (
+            await s.execute(
+                select(VolumeSnapshotRow).where(VolumeSnapshotRow.volume_uuid.in_(roots))
+            )
+        ).scalars()
+    )
+    for snap in snaps:
+        await release_volume(s, snap)
+        await quota.release(s, snap.owner_account_uuid, SNAPSHOT_NUM.name, 1)
+    if snaps:
+        gone = [snap.uuid for snap in snaps]
+        await s.execute(delete(VolumeSnapshotRow).where(VolumeSnapshotRow.uuid.in_(gone)))
+        await forget(s, gone)
     await s.execute(
         delete(VolumeRow).where(
             VolumeRow.vm_instance_uuid.in_(list(vm_uuids)), VolumeRow.type == ROOT

@@ -39,6 +39,7 @@ from mgmt.volume.messages import (
 from mgmt.volume.models import VolumeRow
 from mgmt.volume.placement import agent_urls, placer
 from mgmt.volume.resources import DATA, VOLUME
+from mgmt.volume.snapshots import SnapshotHandlers
 from mgmt.volume.states import INSTANTIATE, VOLUME_STATES, VolumeStatus
 
 #: the VM states a volume is attached to or detached from in
@@ -63,6 +64,7 @@ class VolumeService:
         self._attach, self._detach = attach_operations(parts.db, place, agents)
         self._resize = resize_operation(parts.db, agents)
         self._delete = delete_operation(parts.db, agents)
+        self._snapshots = SnapshotHandlers(parts, self._agent_url)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -71,6 +73,7 @@ class VolumeService:
             DetachDataVolumeFromVm: self.detach,
             ResizeDataVolume: self.resize,
             DeleteDataVolume: self.delete,
+            **self._snapshots.handlers(),
         }
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
@@ -82,6 +85,7 @@ class VolumeService:
             self._detach,
             self._resize,
             self._delete,
+            *self._snapshots.stateful_operations(),
         )
 
     def flows(self) -> Sequence[FlowDef[Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from mgmt.core.states import Operation, StateMachine
-from mgmt.volume.models import VolumeRow
+from mgmt.volume.models import VolumeRow, VolumeSnapshotRow
 
 
 class VolumeStatus(StrEnum):
@@ -76,6 +76,47 @@ VOLUME_STATES = StateMachine(
             },
             transitional=VolumeStatus.DELETING,
             success=VolumeStatus.DELETED,
+        ),
+    ],
+)
+
+
+class SnapshotStatus(StrEnum):
+    CREATING = "Creating"
+    READY = "Ready"
+    REVERTING = "Reverting"
+    DELETING = "Deleting"
+    DELETED = "Deleted"
+
+
+TAKE = "take"
+REVERT = "revert"
+
+#: a snapshot's create flow inserts it held by ``take`` (Creating); ``take`` may not begin
+#: otherwise (it is allowed from Deleted only for the declaration: nothing begins it)
+SNAPSHOT_STATES = StateMachine(
+    "VolumeSnapshot",
+    SnapshotStatus,
+    model=VolumeSnapshotRow,
+    transitional={SnapshotStatus.CREATING, SnapshotStatus.REVERTING, SnapshotStatus.DELETING},
+    operations=[
+        Operation(
+            TAKE,
+            {SnapshotStatus.DELETED},
+            transitional=SnapshotStatus.CREATING,
+            success=SnapshotStatus.READY,
+        ),
+        Operation(
+            REVERT,
+            {SnapshotStatus.READY},
+            transitional=SnapshotStatus.REVERTING,
+            success=SnapshotStatus.READY,
+        ),
+        Operation(
+            DELETE,
+            {SnapshotStatus.READY, SnapshotStatus.DELETED},
+            transitional=SnapshotStatus.DELETING,
+            success=SnapshotStatus.DELETED,
         ),
     ],
 )

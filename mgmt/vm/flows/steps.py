@@ -237,7 +237,9 @@ class ReserveRootVolumeCapacity(Step[VmCtx]):
                 ps, ids = await self._reserve(s, ctx, rid, size)
             vm = await s.get(VmInstanceRow, ctx.vmUuid)
             assert vm is not None
-            root = RootVolume(ctx.vmUuid, vm.owner_account_uuid, vm.name, ps, size, ctx.hostUuid)
+            root = RootVolume(
+                ctx.vmUuid, vm.owner_account_uuid, vm.name, ps, size, ctx.hostUuid, tuple(ids)
+            )
             volume = await add_root_volume(s, root)
             await s.execute(
                 update(VmInstanceRow)

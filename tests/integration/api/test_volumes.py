@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mgmt.bench.cluster import LocalCluster
-from mgmt.core.counters import CounterRow
+from mgmt.core.counters import CounterRow, reserve
 from mgmt.core.db import Database
 from mgmt.core.quota import QuotaRow
 from mgmt.core.resource import ResourceUuidRow
@@ -306,3 +306,92 @@ async def test_a_tenant_uses_volumes_on_shared_infrastructure(env: Env, db: Data
     after = await held(db)
     assert after["counters"] == before["counters"] and after["volumes"] == before["volumes"]
     assert {k: v for k, v in after["quotas"].items() if k[0] == owner} == {}
+
+
+SNAPSHOTS = "/v1/volume-snapshots"
+
+
+async def _recalculated(env: Env, ps: str) -> dict[str, int]:
+    got = await env.admin.ok("POST", f"/v1/counters/{ps}/actions/recalculate", json={})
+    return {c["name"]: c["drift"] for c in got["inventories"]}
+
+
+async def test_snapshots_revert_delete_and_capacity_exact_after_destroy(
+    env: Env, db: Database
+) -> None:
+    ps = await _storage(env)
+    before = await held(db)
+    vm = (await env.admin.ok("POST", VMS, json=env.body(name="sv")))["inventory"]
+    vol = (await env.admin.ok("POST", VOLUMES, json={"name": "s1", "diskSize": GiB}))["inventory"]
+    # a NotInstantiated volume has nothing to snapshot: 409 naming it
+    early = await env.admin.call("POST", SNAPSHOTS, json={"name": "x", "volumeUuid": vol["uuid"]})
+    assert early.status_code == 409 and "volumeUuid" in early.text, early.text
+    await action(env.admin, vol["uuid"], "attach", vmInstanceUuid=vm["uuid"])
+    ready = await held(db)
+
+    snap = (
+        await env.admin.ok("POST", SNAPSHOTS, json={"name": "d-snap", "volumeUuid": vol["uuid"]})
+    )["inventory"]
+    assert (snap["status"], snap["volumeType"], snap["size"]) == ("Ready", "Data", GiB)
+    assert snap["primaryStorageUuid"] == ps and snap["installPath"]
+    root = vm["rootVolumeUuid"]
+    rsnap = (await env.admin.ok("POST", SNAPSHOTS, json={"name": "r-snap", "volumeUuid": root}))[
+        "inventory"
+    ]
+    assert (rsnap["volumeType"], rsnap["size"]) == ("Root", IMAGE_SIZE)
+    taken = used(ready, await held(db))
+    assert sorted(taken.values()) == [GiB + IMAGE_SIZE] * 2, taken
+    admin_quota = (await held(db))["quotas"]
+    assert any(k[1] == "snapshot.volume.num" and v == 2 for k, v in admin_quota.items())
+    found = await env.admin.ok("GET", SNAPSHOTS, params={"q": f"volume.uuid={vol['uuid']}"})
+    assert [s["uuid"] for s in found["inventories"]] == [snap["uuid"]]
+    assert set((await _recalculated(env, ps)).values()) == {0}
+
+    # revert: the VM must be Stopped (409 naming its state)
+    refused = await env.admin.call("POST", f"{SNAPSHOTS}/{snap['uuid']}/actions/revert", json={})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["error"]["extra"]["state"] == "Running"
+    await env.action(vm["uuid"], "stop")
+    reverted = await env.admin.ok("POST", f"{SNAPSHOTS}/{snap['uuid']}/actions/revert", json={})
+    assert reverted["inventory"]["status"] == "Ready"
+
+    # a fault taking a snapshot: nothing left behind
+    host = vm["hostUuid"]
+    await env.fault(host, command="CreateSnapshot", action="fail", error="no snap")
+    with_two = await held(db)
+    failed = await env.admin.call("POST", SNAPSHOTS, json={"name": "f", "volumeUuid": root})
+    assert failed.status_code >= 500 and "no snap" in failed.text, failed.text
+    assert await held(db) == with_two
+    await env.clear_faults(host)
+
+    # the VM destroyed: its root volume's snapshot goes with it, the data volume and its
+    # snapshot stay; the volume deleted: its snapshot and every byte come back
+    await env.admin.ok("DELETE", f"{VMS}/{vm['uuid']}")
+    assert (await env.admin.call("GET", f"{SNAPSHOTS}/{rsnap['uuid']}")).status_code == 404
+    assert (await env.admin.ok("GET", f"{SNAPSHOTS}/{snap['uuid']}"))["inventory"]["size"] == GiB
+    assert sorted(used(before, await held(db)).values()) == [2 * GiB] * 2
+    await env.admin.ok("DELETE", f"{VOLUMES}/{vol['uuid']}")
+    assert (await env.admin.call("GET", f"{SNAPSHOTS}/{snap['uuid']}")).status_code == 404
+    assert await held(db) == before
+    assert set((await _recalculated(env, ps)).values()) == {0}
+
+
+async def test_recalculate_counts_volumes_and_snapshots_so_a_leak_is_drift(
+    env: Env, db: Database
+) -> None:
+    ps = await _storage(env)
+    vm = (await env.admin.ok("POST", VMS, json=env.body(name="lv")))["inventory"]
+    vol = (await env.admin.ok("POST", VOLUMES, json={"name": "l1", "diskSize": GiB}))["inventory"]
+    await action(env.admin, vol["uuid"], "attach", vmInstanceUuid=vm["uuid"])
+    await env.admin.ok("POST", SNAPSHOTS, json={"name": "l-snap", "volumeUuid": vol["uuid"]})
+    exact = await held(db)
+    assert set((await _recalculated(env, ps)).values()) == {0}
+    # a reservation no volume or snapshot names (what an expunge that forgot it leaves)
+    async with db.session() as s, s.begin():
+        await reserve(s, ps, "primaryStorage.capacity", 5 * GiB, "leaked/by-a-bug")
+    drift = await _recalculated(env, ps)
+    assert drift["primaryStorage.capacity"] == 5 * GiB, drift
+    assert (await held(db))["counters"] == exact["counters"]
+    await env.admin.ok("DELETE", f"{VMS}/{vm['uuid']}")
+    await env.admin.ok("DELETE", f"{VOLUMES}/{vol['uuid']}")
+    assert set((await _recalculated(env, ps)).values()) == {0}
