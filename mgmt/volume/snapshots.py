@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.core.api import ApiCodes, caller_of
+from mgmt.core.api import ApiCodes, caller_of, conflict_field
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.errors import PermanentError, error
@@ -76,6 +76,12 @@ class SnapshotHandlers:
     ) -> VolumeSnapshotReply:
         async with self._db.session() as s:
             row, start = await self._load(s, msg)
+            if row.size == 0 and row.state == "Ready":
+                raise conflict_field(
+                    "resourceUuid",
+                    f"snapshot {row.uuid} was taken before its volume had bits: "
+                    "nothing to revert to",
+                )
             volume = await s.get(VolumeRow, row.volume_uuid)
             vm_uuid = volume.vm_instance_uuid if volume is not None else None
             vm = await s.get(self._vm_table, vm_uuid) if vm_uuid else None

@@ -1,7 +1,8 @@
 """CreateVolumeSnapshot, RevertVolumeFromSnapshot and DeleteVolumeSnapshot.
 
 Create: ``create-row`` (the kit's one create path: UUID claimed, the volume the caller's
-own and Ready, ``snapshot.volume.num`` consumed; inserted held by this run in Creating)
+own and Ready — or NotInstantiated: an empty snapshot, size 0, that reserves and sends
+nothing —, ``snapshot.volume.num`` consumed; inserted held by this run in Creating)
 → ``reserve-snapshot-capacity`` (the volume's size on every counter the volume holds: its
 storage's capacity, and a LocalStorage's host share) → ``take-on-storage``
 (``CreateSnapshot`` on the volume's host; undone by ``DeleteSnapshot``) →
@@ -45,6 +46,8 @@ from mgmt.volume.states import (
     VolumeStatus,
 )
 
+_SNAPSHOTTABLE = (VolumeStatus.READY, VolumeStatus.NOT_INSTANTIATED)
+
 
 class SnapshotCtx(BaseModel):
     """What every snapshot flow carries (persisted after each step: JSON only)."""
@@ -81,12 +84,15 @@ class CreateSnapshotRow(Step[SnapshotCtx]):
             volume = await s.get(VolumeRow, msg.volumeUuid)
 
             async def check(s: AsyncSession) -> None:  # a new row only
-                if volume is not None and (
-                    volume.state != VolumeStatus.READY or volume.primary_storage_uuid is None
-                ):
+                if volume is not None and volume.state not in _SNAPSHOTTABLE:
                     raise conflict_field(
-                        "volumeUuid", f"volume {volume.uuid} is {volume.state}, not Ready"
+                        "volumeUuid",
+                        f"volume {volume.uuid} is {volume.state}, not Ready or NotInstantiated",
                     )
+
+            # a volume with no bits yet (NotInstantiated) gets an empty snapshot: nothing
+            # reserved, nothing sent, nothing to revert to
+            made = volume is not None and volume.primary_storage_uuid is not None
 
             row = await self.snapshots.create_row(
                 s,
@@ -95,7 +101,7 @@ class CreateSnapshotRow(Step[SnapshotCtx]):
                 values={
                     "volume_type": volume.type if volume else "Data",
                     "primary_storage_uuid": volume.primary_storage_uuid if volume else None,
-                    "size": volume.size if volume else 0,
+                    "size": volume.size if volume and made else 0,
                     "state": SnapshotStatus.CREATING,
                     "op_holder": run,
                     "op_name": TAKE,
@@ -168,14 +174,23 @@ class ReserveSnapshotCapacity(Step[SnapshotCtx]):
 
 
 class TakeOnStorage(AgentStep[SnapshotCtx]):
+    """``CreateSnapshot``; an empty snapshot (of a volume with no bits) sends nothing."""
+
     name = "take-on-storage"
     retry = NO_RETRY
+
+    async def run(self, ctx: SnapshotCtx) -> Any:
+        if ctx.size == 0:
+            return {"reply": None}
+        return await super().run(ctx)
 
     def command(self, ctx: SnapshotCtx) -> AgentCall:
         cmd = CreateSnapshot(volumeUuid=ctx.volumeUuid, snapshotUuid=ctx.snapshotUuid)
         return AgentCall(ctx.agentUrl, cmd, ctx.hostUuid or "")
 
     def compensation(self, ctx: SnapshotCtx, reply: dict[str, Any] | None) -> AgentCall | None:
+        if ctx.size == 0:
+            return None
         cmd = DeleteSnapshot(volumeUuid=ctx.volumeUuid, snapshotUuid=ctx.snapshotUuid)
         return AgentCall(ctx.agentUrl, cmd, ctx.hostUuid or "")
 
@@ -220,8 +235,8 @@ class DeleteSnapshotOnStorage(AgentStep[SnapshotCtx]):
         return AgentCall(ctx.agentUrl, cmd, ctx.hostUuid or "")
 
     async def run(self, ctx: SnapshotCtx) -> Any:
-        if not ctx.agentUrl:
-            return {"reply": None}  # its host is gone
+        if not ctx.agentUrl or ctx.size == 0:
+            return {"reply": None}  # its host is gone, or it is empty
         return await super().run(ctx)
 
 

@@ -323,9 +323,15 @@ async def test_snapshots_revert_delete_and_capacity_exact_after_destroy(
     before = await held(db)
     vm = (await env.admin.ok("POST", VMS, json=env.body(name="sv")))["inventory"]
     vol = (await env.admin.ok("POST", VOLUMES, json={"name": "s1", "diskSize": GiB}))["inventory"]
-    # a NotInstantiated volume has nothing to snapshot: 409 naming it
-    early = await env.admin.call("POST", SNAPSHOTS, json={"name": "x", "volumeUuid": vol["uuid"]})
-    assert early.status_code == 409 and "volumeUuid" in early.text, early.text
+    # a NotInstantiated volume has no bits: its snapshot is empty, holds nothing and
+    # has nothing to revert to (409)
+    early = (await env.admin.ok("POST", SNAPSHOTS, json={"name": "x", "volumeUuid": vol["uuid"]}))[
+        "inventory"
+    ]
+    assert (early["size"], early["status"], early["primaryStorageUuid"]) == (0, "Ready", None)
+    empty = await env.admin.call("POST", f"{SNAPSHOTS}/{early['uuid']}/actions/revert", json={})
+    assert empty.status_code == 409, empty.text
+    await env.admin.ok("DELETE", f"{SNAPSHOTS}/{early['uuid']}")
     await action(env.admin, vol["uuid"], "attach", vmInstanceUuid=vm["uuid"])
     ready = await held(db)
 
