@@ -221,6 +221,7 @@ async def test_a_fault_at_each_agent_step_leaves_nothing_behind(env: Env, db: Da
     await env.clear_faults(host)
     # the compensation deleted what CreateVolume made before AttachVolume failed
     assert vol["uuid"] not in (await sim_host(env, host))["volumes"]
+    await _no_room(env, db, vm)
 
     # a create on a named storage: CreateVolume fails, no volume and no claim is left
     ps = await _storage(env)
@@ -246,6 +247,30 @@ async def test_a_fault_at_each_agent_step_leaves_nothing_behind(env: Env, db: Da
     await env.clear_faults(host)
     await env.admin.ok("DELETE", f"{VOLUMES}/{vol['uuid']}")
     await env.admin.ok("DELETE", f"{VMS}/{vm['uuid']}")
+
+
+async def _no_room(env: Env, db: Database, vm: dict[str, Any]) -> None:
+    """``reserve-volume-capacity`` and ``reserve-snapshot-capacity`` finding no room (a
+    host's disk is 2 TiB): 409 naming capacity, everything as before."""
+    before = await held(db)
+    big = (await env.admin.ok("POST", VOLUMES, json={"name": "big", "diskSize": 3 << 40}))[
+        "inventory"
+    ]
+    with_big = await held(db)
+    refused = await action(env.admin, big["uuid"], "attach", vmInstanceUuid=vm["uuid"])
+    assert refused.status_code == 409 and "capacity" in refused.text, refused.text
+    assert await held(db) == with_big
+    await env.admin.ok("DELETE", f"{VOLUMES}/{big['uuid']}")
+    half = (await env.admin.ok("POST", VOLUMES, json={"name": "half", "diskSize": 3 << 39}))[
+        "inventory"
+    ]
+    await action(env.admin, half["uuid"], "attach", vmInstanceUuid=vm["uuid"])
+    with_half = await held(db)
+    snap = await env.admin.call("POST", SNAPSHOTS, json={"name": "h", "volumeUuid": half["uuid"]})
+    assert snap.status_code == 409 and "capacity" in snap.text, snap.text
+    assert await held(db) == with_half
+    await env.admin.ok("DELETE", f"{VOLUMES}/{half['uuid']}")
+    assert await held(db) == before
 
 
 async def test_a_tenant_uses_volumes_on_shared_infrastructure(env: Env, db: Database) -> None:
