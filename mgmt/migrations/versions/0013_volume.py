@@ -5,11 +5,15 @@ Revises: 0012
 Create Date: 2026-12-04 01:45:00.000000
 
 Volumes (root and data, with the state machine's columns) and volume snapshots. What they
-hold on primary storage is in the counter tables (0007).
+hold on primary storage is in the counter tables (0007). VMs placed before this revision
+get their root volume's row (the UUID derived from the VM's as ``mgmt.volume`` derives it,
+the VM's root reservations recorded on it), so the storage counter's recalculation, which
+counts what volume rows record, finds no drift after the upgrade.
 """
 
 from __future__ import annotations
 
+import uuid as uuidlib
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -30,6 +34,28 @@ _VOLUME_INDEXES = (
     "vm_instance_uuid",
 )
 _SNAPSHOT_INDEXES = ("name", "op_holder", "owner_account_uuid", "state", "volume_uuid")
+#: ``mgmt.volume.roots``' namespace (a migration does not import the code it migrates for)
+_ROOT_NAMESPACE = uuidlib.UUID("0d6c1f5e-7a43-4e8b-9a61-5b2f8c4d7e90")
+_ROOT_COLUMNS = (
+    "uuid",
+    "name",
+    "description",
+    "owner_account_uuid",
+    "created_at",
+    "updated_at",
+    "state",
+    "type",
+    "vm_instance_uuid",
+    "primary_storage_uuid",
+    "size",
+    "actual_size",
+    "install_path",
+    "device_id",
+    "format",
+    "enabled_state",
+    "host_uuid",
+    "reservation",
+)
 
 
 def _common() -> list[sa.Column[object]]:
@@ -86,6 +112,49 @@ def upgrade() -> None:
             batch_op.create_index(
                 batch_op.f(f"ix_volume_snapshot_{column}"), [column], unique=False
             )
+
+    _root_volumes_of_placed_vms()
+
+
+def _root_volumes_of_placed_vms() -> None:
+    bind = op.get_bind()
+    vms = bind.execute(
+        sa.text(
+            "SELECT uuid, name, owner_account_uuid, created_at, root_primary_storage_uuid, "
+            "root_size, root_reservation, host_uuid, last_host_uuid FROM vm_instance "
+            "WHERE root_primary_storage_uuid IS NOT NULL"
+        )
+    ).all()
+    volume = sa.table("volume", *(sa.column(c) for c in _ROOT_COLUMNS))
+    for vm in vms:
+        root = uuidlib.uuid5(_ROOT_NAMESPACE, vm.uuid).hex
+        op.execute(
+            volume.insert().values(
+                uuid=root,
+                name=f"ROOT-for-{vm.name}"[:255],
+                description="",
+                owner_account_uuid=vm.owner_account_uuid,
+                created_at=vm.created_at,
+                updated_at=vm.created_at,
+                state="Ready",
+                type="Root",
+                vm_instance_uuid=vm.uuid,
+                primary_storage_uuid=vm.root_primary_storage_uuid,
+                size=vm.root_size,
+                actual_size=vm.root_size,
+                install_path=f"/{vm.root_primary_storage_uuid}/root/{root}.qcow2",
+                device_id=0,
+                format="qcow2",
+                enabled_state="Enabled",
+                host_uuid=vm.host_uuid or vm.last_host_uuid,
+                reservation=vm.root_reservation,
+            )
+        )
+        op.execute(
+            sa.text("UPDATE vm_instance SET root_volume_uuid = :root WHERE uuid = :vm").bindparams(
+                root=root, vm=vm.uuid
+            )
+        )
 
 
 def downgrade() -> None:
