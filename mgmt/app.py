@@ -121,10 +121,16 @@ from mgmt.network.module import MODULE as NETWORK
 from mgmt.offering.module import MODULE as OFFERING
 from mgmt.plugins.simulator import SimulatorPlugin
 from mgmt.settings import Settings
-from mgmt.storage import BACKUP_STORAGE_BACKENDS, PRIMARY_STORAGE_DETACH_CHECKS
+from mgmt.storage import (
+    BACKUP_STORAGE_BACKENDS,
+    PRIMARY_STORAGE_DETACH_CHECKS,
+    PRIMARY_STORAGE_HOLDERS,
+)
 from mgmt.storage.module import BACKUP_STORAGE_MODULE, PRIMARY_STORAGE_MODULE
 from mgmt.vm import models as _vm_models  # noqa: F401
 from mgmt.vm.module import MODULE as VM
+from mgmt.volume import models as _volume_models  # noqa: F401
+from mgmt.volume.module import MODULE as VOLUME
 from mgmt.webhook.module import MODULE as WEBHOOK
 from mgmt.zone.module import MODULE as ZONE
 
@@ -146,6 +152,7 @@ MODULES = Modules(
         BACKUP_STORAGE_MODULE,
         IMAGE,
         VM,
+        VOLUME,
         WEBHOOK,
         DIAG,
         # last: its filters run after the other services' (capacity is the last one)
@@ -169,6 +176,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     HOST_FILTERS,
     HOST_STRATEGIES,
     PRIMARY_STORAGE_DETACH_CHECKS,
+    PRIMARY_STORAGE_HOLDERS,
     BACKUP_STORAGE_BACKENDS,
 )
 

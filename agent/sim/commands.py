@@ -43,6 +43,7 @@ from agent.protocol import (
     VmPowerState,
 )
 from agent.sim.hosts import Fault, FaultAction, SimHost, VmError
+from agent.sim.volumes import VOLUME_HANDLERS
 
 AGENT_VERSION = "0.1.0"
 
@@ -174,6 +175,7 @@ HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]
     GetVmStates: _states,  # type: ignore[dict-item]
     RealizeL2Network: _realize_l2,  # type: ignore[dict-item]
     UnrealizeL2Network: _unrealize_l2,  # type: ignore[dict-item]
+    **VOLUME_HANDLERS,
 }
 
 

@@ -57,6 +57,21 @@ class SimVm:
     state: VmPowerState = VmPowerState.RUNNING
 
 
+@dataclass
+class SimVolume:
+    uuid: str
+    size: int
+    path: str
+
+
+@dataclass
+class SimSnapshot:
+    uuid: str
+    volume: str
+    size: int
+    path: str
+
+
 class VmError(Exception):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -78,6 +93,10 @@ class SimHost:
     booted: float = field(default_factory=time.monotonic)
     #: primary storages this host has mounted: uuid → the size they report
     mounts: dict[str, int] = field(default_factory=dict)
+    #: volumes and snapshots made here, and which VM each plugged volume is in
+    volumes: dict[str, SimVolume] = field(default_factory=dict)
+    snapshots: dict[str, SimSnapshot] = field(default_factory=dict)
+    plugged: dict[str, str] = field(default_factory=dict)
 
     def take_fault(self, command: str, path: str = "") -> Fault | None:
         """The first fault matching ``command`` (and ``path``), counted as used once."""
@@ -177,6 +196,8 @@ class SimHost:
 
     def destroy_vm(self, vm_uuid: str) -> None:
         vm = self.vms.pop(vm_uuid, None)
+        for volume in [v for v, holder in self.plugged.items() if holder == vm_uuid]:
+            del self.plugged[volume]
         if vm is not None and vm.state is not VmPowerState.STOPPED:
             self.cpu_used -= vm.cpu
             self.memory_used -= vm.memory
@@ -207,5 +228,8 @@ class SimHost:
                 for v in self.vms.values()
             ],
             "bridges": dict(self.bridges),
+            "volumes": {v.uuid: v.size for v in self.volumes.values()},
+            "snapshots": {s.uuid: s.volume for s in self.snapshots.values()},
+            "plugged": dict(self.plugged),
             "faults": [f.model_dump(mode="json") for f in self.faults],
         }

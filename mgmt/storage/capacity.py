@@ -25,13 +25,16 @@ from mgmt.core.counters import (
     Measure,
     ReservationRow,
     ReservationSource,
+    ReservationState,
     define_counter,
     get_counter,
     set_total,
 )
 from mgmt.core.db import utcnow
+from mgmt.core.plugins import PluginRegistry
 from mgmt.host import HostDisk, hosts_in_clusters
 from mgmt.storage.models import PrimaryStorageClusterRefRow, PrimaryStorageRow
+from mgmt.storage.points import PRIMARY_STORAGE_HOLDERS
 
 PS_CAPACITY = "primaryStorage.capacity"
 #: a LocalStorage's share on one host (owner: the storage): ``primaryStorage.host/<uuid>``
@@ -145,14 +148,32 @@ async def local_storages_of_cluster(s: AsyncSession, cluster_uuid: str) -> list[
 
 class PrimaryStorageCapacitySource:
     """``COUNTER_SOURCES`` for ``primaryStorage.capacity``: used is what the live
-    reservations hold (volumes, when they come, reserve there); a LocalStorage's total is
-    its hosts' disks."""
+    reservations that rows record hold (``PRIMARY_STORAGE_HOLDERS``: volumes and
+    snapshots), so a reservation no row names any more is drift; with no holder
+    registered, every live reservation. A LocalStorage's total is its hosts' disks."""
 
-    def __init__(self) -> None:
+    def __init__(self, plugins: PluginRegistry | None = None) -> None:
         self._reservations = ReservationSource()
+        self._plugins = plugins
+
+    async def _used(self, session: AsyncSession, owner_uuid: str, name: str) -> int:
+        holders = self._plugins.observers(PRIMARY_STORAGE_HOLDERS) if self._plugins else []
+        if not holders:
+            return (await self._reservations.measure(session, owner_uuid, name)).used
+        named: set[str] = set()
+        for holder in holders:
+            named |= set(await holder.reservations_on(session, owner_uuid))
+        live = await session.execute(
+            select(ReservationRow.id, ReservationRow.amount).where(
+                ReservationRow.owner_uuid == owner_uuid,
+                ReservationRow.name == name,
+                ReservationRow.state == ReservationState.RESERVED,
+            )
+        )
+        return sum(int(amount) for rid, amount in live.all() if rid in named)
 
     async def measure(self, session: AsyncSession, owner_uuid: str, name: str) -> Measure:
-        used = (await self._reservations.measure(session, owner_uuid, name)).used
+        used = await self._used(session, owner_uuid, name)
         kind = await session.scalar(
             select(PrimaryStorageRow.type).where(PrimaryStorageRow.uuid == owner_uuid)
         )

@@ -50,13 +50,16 @@ class StoragePlugin:
     def __init__(self, parts: PluginParts) -> None:
         self._release = PrimaryStorageRelease(parts.agents)
         self._join = SharedStorageOnJoin(parts.agents, parts.db)
+        self._plugins = parts.plugins
 
     def extensions(self) -> Sequence[Extension]:
         follows = LocalStorageFollowsHosts()
         return [
             Extension(CASCADE_RELEASES, self._release, type="PrimaryStorage"),
             Extension(HOST_CONNECT_EXTENSIONS, self._join),
-            Extension(COUNTER_SOURCES, PrimaryStorageCapacitySource(), type=PS_CAPACITY),
+            Extension(
+                COUNTER_SOURCES, PrimaryStorageCapacitySource(self._plugins), type=PS_CAPACITY
+            ),
             Extension(HOST_OBSERVERS, follows),
             Extension(CASCADE_OBSERVERS, follows),
         ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from mgmt.storage.capacity import LOCAL, PS_CAPACITY, host_share
+from mgmt.storage.capacity import LOCAL, PS_CAPACITY, attached_clusters, host_share
 from mgmt.storage.models import BackupStorageRow, PrimaryStorageClusterRefRow, PrimaryStorageRow
 from mgmt.storage.points import BackupStorageAccess
 
@@ -71,3 +71,9 @@ async def root_volume_storages(
         names = (PS_CAPACITY, host_share(host_uuid)) if kind == LOCAL else (PS_CAPACITY,)
         out.append(RootVolumeStorage(str(uuid), str(kind), names))
     return out
+
+
+async def primary_storage_clusters(s: AsyncSession, ps_uuid: str) -> list[str]:
+    """The clusters a primary storage is attached to, in the order they were attached
+    (the volume service: which hosts reach a data volume made on it)."""
+    return await attached_clusters(s, ps_uuid)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from mgmt.core.api import UUID_PATTERN, ApiRequest, ApiSpec, uuid_ref
 from mgmt.core.messages import Reply
+from mgmt.volume import VolumeInventory
 
 _MIB = 1 << 20
 Uuid = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
@@ -59,9 +60,12 @@ class VmInstanceInventory(BaseModel):
     instanceOfferingUuid: str | None = Field(description="The offering it was made from.")
     cpuNum: int = Field(description="Virtual CPUs.")
     memorySize: int = Field(description="Memory in bytes.")
-    rootVolumeUuid: str | None = Field(description="Its root volume (volumes: not yet).")
+    rootVolumeUuid: str | None = Field(description="Its root volume (None until placed).")
     defaultL3NetworkUuid: str | None = Field(description="The L3 network of its default NIC.")
     vmNics: list[VmNicInventory] = Field(description="Its NICs, by deviceId.")
+    allVolumes: list[VolumeInventory] = Field(
+        description="Its volumes: the root volume (deviceId 0), then data volumes by deviceId."
+    )
     hypervisorType: str | None = Field(description="Its host's hypervisor type.")
     platform: str = Field(description="The guest platform (Linux, Windows, Other).")
     ownerAccountUuid: str = Field(description="Owner account.")

@@ -1,9 +1,10 @@
 """VM instances, declared: reads with tenancy, queries (``image.name``, ``l3Network`` of
 the default NIC …), the quota ``vm.num`` (the kit's create path consumes it) and the
 delete's hook, which gives back in the delete's transaction everything a VM holds: its
-host allocation, its root volume's primary storage capacity, its NICs' IPs and the
-``vm.cpuNum`` and ``vm.memorySize`` quotas. The VM service's destroy flow runs first (the
-VM destroyed on its host), then this delete; an account's cascade runs only the hook."""
+host allocation, its root volume's primary storage capacity (and row), its NICs' IPs and
+the ``vm.cpuNum`` and ``vm.memorySize`` quotas; its data volumes are detached. The VM
+service's destroy flow runs first (the VM destroyed on its host), then this delete; an
+account's cascade runs only the hook."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from mgmt.core.resource import Parent, ResourceType
 from mgmt.network import release_ips
 from mgmt.vm.messages import VmInstanceInventory, VmNicInventory
 from mgmt.vm.models import VmInstanceRow, VmNicRow
+from mgmt.volume import VolumeInventory, vm_volumes_gone, volumes_of
 
 VM_NUM = Quota("vm.num", 20)
 VM_CPU = Quota("vm.cpuNum", 80)
@@ -48,7 +50,9 @@ def _nic(n: VmNicRow) -> VmNicInventory:
     )
 
 
-def _inventory(row: Any, nics: Sequence[VmNicRow]) -> VmInstanceInventory:
+def _inventory(
+    row: Any, nics: Sequence[VmNicRow], volumes: Sequence[VolumeInventory]
+) -> VmInstanceInventory:
     return VmInstanceInventory(
         uuid=row.uuid,
         name=row.name,
@@ -65,6 +69,7 @@ def _inventory(row: Any, nics: Sequence[VmNicRow]) -> VmInstanceInventory:
         rootVolumeUuid=row.root_volume_uuid,
         defaultL3NetworkUuid=row.default_l3_network_uuid,
         vmNics=[_nic(n) for n in nics],
+        allVolumes=list(volumes),
         hypervisorType=row.hypervisor_type,
         platform=row.platform,
         ownerAccountUuid=row.owner_account_uuid,
@@ -74,11 +79,12 @@ def _inventory(row: Any, nics: Sequence[VmNicRow]) -> VmInstanceInventory:
 
 
 async def inventory(s: AsyncSession, row: Any) -> VmInstanceInventory:
-    return _inventory(row, await nics_of(s, row.uuid))
+    volumes = await volumes_of(s, [row.uuid])
+    return _inventory(row, await nics_of(s, row.uuid), volumes.get(row.uuid, []))
 
 
 async def inventories(s: AsyncSession, rows: Sequence[Any]) -> list[BaseModel]:
-    """A page of VMs with their NICs in one more query."""
+    """A page of VMs with their NICs and their volumes in two more queries."""
     by_vm: dict[str, list[VmNicRow]] = {}
     if rows:
         found = await s.execute(
@@ -88,7 +94,8 @@ async def inventories(s: AsyncSession, rows: Sequence[Any]) -> list[BaseModel]:
         )
         for n in found.scalars():
             by_vm.setdefault(n.vm_instance_uuid, []).append(n)
-    return [_inventory(r, by_vm.get(r.uuid, [])) for r in rows]
+    volumes = await volumes_of(s, [r.uuid for r in rows])
+    return [_inventory(r, by_vm.get(r.uuid, []), volumes.get(r.uuid, [])) for r in rows]
 
 
 async def release_root(s: AsyncSession, row: VmInstanceRow) -> None:
@@ -120,13 +127,15 @@ async def release_quotas(s: AsyncSession, row: VmInstanceRow) -> None:
 
 async def give_back(s: AsyncSession, uuids: Sequence[str]) -> None:
     """Everything the VMs hold but ``vm.num`` (the delete's transaction; idempotent:
-    releases are by reservation id and IPs by holder)."""
+    releases are by reservation id and IPs by holder); their root volume rows go, their
+    data volumes are detached and stay."""
     rows = await s.execute(select(VmInstanceRow).where(VmInstanceRow.uuid.in_(list(uuids))))
     for row in rows.scalars():
         await release_host(s, row)
         await release_root(s, row)
         await release_nics(s, row.uuid)
         await release_quotas(s, row)
+    await vm_volumes_gone(s, uuids)
 
 
 VM_INSTANCE = ResourceType(
@@ -162,7 +171,7 @@ VM_INSTANCE = ResourceType(
         ),
     ),
     quota=VM_NUM,
-    unqueryable=frozenset({"vmNics"}),
+    unqueryable=frozenset({"vmNics", "allVolumes"}),
     inventory_of=inventory,
     inventories_of=inventories,
     before_delete=give_back,

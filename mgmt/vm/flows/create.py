@@ -49,6 +49,7 @@ from mgmt.vm.messages import CreateVmInstance
 from mgmt.vm.models import VmInstanceRow, VmNicRow
 from mgmt.vm.resources import VM_CPU, VM_MEMORY, VM_NUM
 from mgmt.vm.states import START, VM_STATES, VmState
+from mgmt.volume import remove_root_volume
 
 CREATE_VM = "CreateVmInstance"
 Strategy = Literal["InstantStart", "CreateStopped", "JustCreate"]
@@ -198,6 +199,7 @@ class CreateVmRow(Step[VmCtx]):
                 await quota.release(s, owner, VM_CPU.name, row.cpu_num)
                 await quota.release(s, owner, VM_MEMORY.name, row.memory_size)
             await s.execute(delete(VmNicRow).where(VmNicRow.vm_instance_uuid == uuid))
+            await remove_root_volume(s, uuid)
             await s.execute(delete(VmInstanceRow).where(VmInstanceRow.uuid == uuid))
             await forget(s, [uuid])
 

@@ -38,6 +38,7 @@ from mgmt.network import IpRequest, Strategy, allocate_ip
 from mgmt.storage import root_volume_storages
 from mgmt.vm.models import VmInstanceRow, VmNicRow
 from mgmt.vm.resources import release_nics
+from mgmt.volume import RootVolume, add_root_volume, remove_root_volume
 
 #: how a host's agent is reached: (session, host uuid) -> (agent URL, hypervisor type)
 AgentUrl = Callable[[AsyncSession, str], Awaitable[tuple[str, str]]]
@@ -214,7 +215,8 @@ class AllocateNics(Step[VmCtx]):
 class ReserveRootVolumeCapacity(Step[VmCtx]):
     """The root volume's size (the image's) on a primary storage of the host's cluster:
     ``primaryStorage.capacity``, and for a LocalStorage the host's share too, in one
-    transaction; the first storage with room wins. The VM row records the reservations."""
+    transaction; the first storage with room wins. The VM row records the reservations,
+    and the root volume's row (``mgmt.volume``) is made in the same transaction."""
 
     name = "reserve-root-volume-capacity"
 
@@ -233,11 +235,18 @@ class ReserveRootVolumeCapacity(Step[VmCtx]):
                 ps, ids = held
             else:
                 ps, ids = await self._reserve(s, ctx, rid, size)
+            vm = await s.get(VmInstanceRow, ctx.vmUuid)
+            assert vm is not None
+            root = RootVolume(
+                ctx.vmUuid, vm.owner_account_uuid, vm.name, ps, size, ctx.hostUuid, tuple(ids)
+            )
+            volume = await add_root_volume(s, root)
             await s.execute(
                 update(VmInstanceRow)
                 .where(VmInstanceRow.uuid == ctx.vmUuid)
                 .values(
                     root_primary_storage_uuid=ps,
+                    root_volume_uuid=volume,
                     root_reservation=",".join(ids) or None,
                     root_size=size,
                     updated_at=utcnow(),
@@ -297,10 +306,16 @@ class ReserveRootVolumeCapacity(Step[VmCtx]):
                 ids = sorted({*ids, *held[1]})
             for one in ids:
                 await release(s, one)
+            await remove_root_volume(s, ctx.vmUuid)
             await s.execute(
                 update(VmInstanceRow)
                 .where(VmInstanceRow.uuid == ctx.vmUuid)
-                .values(root_primary_storage_uuid=None, root_reservation=None, root_size=0)
+                .values(
+                    root_primary_storage_uuid=None,
+                    root_volume_uuid=None,
+                    root_reservation=None,
+                    root_size=0,
+                )
             )
 
 
