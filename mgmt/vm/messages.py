@@ -24,6 +24,7 @@ VmStateName = Literal[
     "Pausing",
     "Paused",
     "Resuming",
+    "Migrating",
     "Destroying",
     "Destroyed",
     "Unknown",
@@ -183,6 +184,25 @@ class ResumeVmInstance(ApiRequest[VmInstanceReply]):
     model_config = _EMPTY
 
 
+class MigrateVm(ApiRequest[VmInstanceReply]):
+    """Live-migrate a Running VM to another host (admins): ``hostUuid``, or the one the
+    allocator picks (never its current host; only hosts that reach its root volume's
+    primary storage). The destination's CPU and memory are reserved before the move and
+    the source's given back after it; a failure leaves it Running on its source host."""
+
+    api = ApiSpec(
+        "action",
+        "vm-instances",
+        "VmInstance",
+        "Migrate a VM instance",
+        action="migrate",
+        admin_only=True,
+    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+    hostUuid: str | None = _optional_uuid("The destination host (default: the allocator's).")
+
+
 class DestroyVmInstance(ApiRequest[VmInstanceDeleted]):
     """Destroy a VM (deletion policy Direct): it is destroyed on its host, and its host
     capacity, IPs, primary storage capacity and quotas are given back with its row."""
@@ -198,5 +218,6 @@ API_MESSAGES = (
     RebootVmInstance,
     PauseVmInstance,
     ResumeVmInstance,
+    MigrateVm,
     DestroyVmInstance,
 )

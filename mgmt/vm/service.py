@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.allocator import HostAllocator
-from mgmt.core.api import ApiCodes, caller_of
+from mgmt.core.api import ApiCodes, caller_of, invalid_field
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.errors import PermanentError, error
@@ -27,6 +27,7 @@ from mgmt.host import HOST_BACKENDS, connected_hosts, host_disks
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
 from mgmt.vm.flows.create import create_vm_flows
 from mgmt.vm.flows.destroy import destroy_operation
+from mgmt.vm.flows.migrate import MigrateCtx, migrate_operation
 from mgmt.vm.flows.pause import pause_operation
 from mgmt.vm.flows.reboot import reboot_operation
 from mgmt.vm.flows.resume import resume_operation
@@ -36,6 +37,7 @@ from mgmt.vm.flows.stop import stop_operation
 from mgmt.vm.messages import (
     CreateVmInstance,
     DestroyVmInstance,
+    MigrateVm,
     PauseVmInstance,
     RebootVmInstance,
     ResumeVmInstance,
@@ -129,6 +131,7 @@ class VmService:
         self._pause = pause_operation(agents)
         self._resume = resume_operation(agents)
         self._destroy = destroy_operation(parts.db, allocator, agents)
+        self._migrate = migrate_operation(parts.db, allocator, agent_url, agents)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -139,6 +142,7 @@ class VmService:
             PauseVmInstance: self.pause,
             ResumeVmInstance: self.resume,
             DestroyVmInstance: self.destroy,
+            MigrateVm: self.migrate,
         }
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
@@ -154,6 +158,7 @@ class VmService:
             self._pause,
             self._resume,
             self._destroy,
+            self._migrate,
         )
 
     def flows(self) -> Sequence[FlowDef[Any]]:
@@ -260,6 +265,26 @@ class VmService:
     async def resume(self, msg: ResumeVmInstance, ctx: HandlerContext) -> VmInstanceReply:
         row = await self._load(msg)
         await self._run(self._resume, await self._ctx(row, host=row.host_uuid), ctx)
+        return await self._reply(msg.resourceUuid)
+
+    async def migrate(self, msg: MigrateVm, ctx: HandlerContext) -> VmInstanceReply:
+        row = await self._load(msg)
+        if msg.hostUuid is not None and msg.hostUuid == row.host_uuid:
+            raise invalid_field("hostUuid", f"VM {row.uuid} runs on host {msg.hostUuid} already")
+        base = await self._ctx(row, host=row.host_uuid)
+        start = MigrateCtx(
+            **base.model_dump(),
+            rootPrimaryStorageUuid=row.root_primary_storage_uuid,
+            hypervisorType=row.hypervisor_type,
+        )
+        start.wantHostUuid = msg.hostUuid
+        await self._states.run(
+            self._migrate,
+            start,
+            resource_uuid=row.uuid,
+            run_id=ctx.message_id,
+            deadline=ctx.deadline,
+        )
         return await self._reply(msg.resourceUuid)
 
     async def destroy(self, msg: DestroyVmInstance, ctx: HandlerContext) -> VmInstanceDeleted:

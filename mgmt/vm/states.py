@@ -21,6 +21,7 @@ class VmState(StrEnum):
     PAUSING = "Pausing"
     PAUSED = "Paused"
     RESUMING = "Resuming"
+    MIGRATING = "Migrating"
     DESTROYING = "Destroying"
     DESTROYED = "Destroyed"
     UNKNOWN = "Unknown"
@@ -33,6 +34,7 @@ REBOOT = "reboot"
 PAUSE = "pause"
 RESUME = "resume"
 DESTROY = "destroy"
+MIGRATE = "migrate"
 
 VM_STATES = StateMachine(
     "VmInstance",
@@ -45,6 +47,7 @@ VM_STATES = StateMachine(
         VmState.PAUSING,
         VmState.RESUMING,
         VmState.DESTROYING,
+        VmState.MIGRATING,
     },
     operations=[
         # the create flow holds a new VM with this operation too (by insertion)
@@ -65,6 +68,10 @@ VM_STATES = StateMachine(
         ),
         Operation(PAUSE, {VmState.RUNNING}, transitional=VmState.PAUSING, success=VmState.PAUSED),
         Operation(RESUME, {VmState.PAUSED}, transitional=VmState.RESUMING, success=VmState.RUNNING),
+        # a failed or rolled-back migrate leaves it Running on its source host
+        Operation(
+            MIGRATE, {VmState.RUNNING}, transitional=VmState.MIGRATING, success=VmState.RUNNING
+        ),
         Operation(
             DESTROY,
             {
