@@ -4,6 +4,7 @@ named steps under the VM state machine. Public surface: its messages and invento
 
 from mgmt.vm.messages import (
     API_MESSAGES,
+    ChangeInstanceOffering,
     CreateVmInstance,
     DestroyVmInstance,
     MigrateVm,
@@ -20,6 +21,7 @@ from mgmt.vm.messages import (
 
 __all__ = [
     "API_MESSAGES",
+    "ChangeInstanceOffering",
     "CreateVmInstance",
     "DestroyVmInstance",
     "MigrateVm",

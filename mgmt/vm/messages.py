@@ -203,6 +203,20 @@ class MigrateVm(ApiRequest[VmInstanceReply]):
     hostUuid: str | None = _optional_uuid("The destination host (default: the allocator's).")
 
 
+class ChangeInstanceOffering(ApiRequest[VmInstanceReply]):
+    """Give a Stopped VM the CPU and memory of another instance offering (one it may
+    use); the owner's ``vm.cpuNum`` and ``vm.memorySize`` quotas change by the difference
+    (over quota: nothing changes). A Running or Paused VM: 409 with the reason (the
+    hypervisor does not hot-plug)."""
+
+    api = _action("change-instance-offering", "Change a VM instance's offering")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"instanceOfferingUuid": "<instance offering uuid>"}]}
+    )
+
+    instanceOfferingUuid: str = uuid_ref("The new instance offering.")
+
+
 class DestroyVmInstance(ApiRequest[VmInstanceDeleted]):
     """Destroy a VM (deletion policy Direct): it is destroyed on its host, and its host
     capacity, IPs, primary storage capacity and quotas are given back with its row."""
@@ -219,5 +233,6 @@ API_MESSAGES = (
     PauseVmInstance,
     ResumeVmInstance,
     MigrateVm,
+    ChangeInstanceOffering,
     DestroyVmInstance,
 )

@@ -22,9 +22,14 @@ from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
-from mgmt.core.states import StatefulOperation
+from mgmt.core.states import StateCodes, StatefulOperation, illegal
 from mgmt.host import HOST_BACKENDS, connected_hosts, host_disks
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
+from mgmt.vm.flows.change_offering import (
+    ChangeOfferingCtx,
+    change_offering_operation,
+    offering_shape,
+)
 from mgmt.vm.flows.create import create_vm_flows
 from mgmt.vm.flows.destroy import destroy_operation
 from mgmt.vm.flows.migrate import MigrateCtx, migrate_operation
@@ -35,6 +40,7 @@ from mgmt.vm.flows.start import start_operations
 from mgmt.vm.flows.steps import VmCtx
 from mgmt.vm.flows.stop import stop_operation
 from mgmt.vm.messages import (
+    ChangeInstanceOffering,
     CreateVmInstance,
     DestroyVmInstance,
     MigrateVm,
@@ -48,7 +54,7 @@ from mgmt.vm.messages import (
 )
 from mgmt.vm.models import VmInstanceRow
 from mgmt.vm.resources import inventory, nics_of
-from mgmt.vm.states import START, VM_STATES, VmState
+from mgmt.vm.states import CHANGE_OFFERING, NO_HOT_PLUG, START, VM_STATES, VmState
 
 
 def static_ips(tags: Sequence[str], l3s: Sequence[str]) -> dict[str, str]:
@@ -89,6 +95,7 @@ class VmService:
         self._gconfig = parts.gconfig
         self._deleter = parts.deleter
         self._vms = parts.resource("VmInstance")
+        self._types = parts.types
         plugins = parts.plugins
         allocator = HostAllocator.of(parts.db, parts.types, parts.gconfig, parts.plugins)
 
@@ -132,6 +139,7 @@ class VmService:
         self._resume = resume_operation(agents)
         self._destroy = destroy_operation(parts.db, allocator, agents)
         self._migrate = migrate_operation(parts.db, allocator, agent_url, agents)
+        self._change_offering = change_offering_operation(parts.db)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -143,6 +151,7 @@ class VmService:
             ResumeVmInstance: self.resume,
             DestroyVmInstance: self.destroy,
             MigrateVm: self.migrate,
+            ChangeInstanceOffering: self.change_offering,
         }
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
@@ -159,6 +168,7 @@ class VmService:
             self._resume,
             self._destroy,
             self._migrate,
+            self._change_offering,
         )
 
     def flows(self) -> Sequence[FlowDef[Any]]:
@@ -280,6 +290,39 @@ class VmService:
         start.wantHostUuid = msg.hostUuid
         await self._states.run(
             self._migrate,
+            start,
+            resource_uuid=row.uuid,
+            run_id=ctx.message_id,
+            deadline=ctx.deadline,
+        )
+        return await self._reply(msg.resourceUuid)
+
+    async def change_offering(
+        self, msg: ChangeInstanceOffering, ctx: HandlerContext
+    ) -> VmInstanceReply:
+        row = await self._load(msg)
+        caller = caller_of(msg)
+        async with self._db.session() as s:
+            cpu, memory = await offering_shape(s, self._types, msg.instanceOfferingUuid, caller)
+        if row.state in (VmState.RUNNING, VmState.PAUSED) and row.op_holder is None:
+            refused = illegal(VM_STATES, row.uuid, CHANGE_OFFERING, row.state, None)
+            raise PermanentError(
+                error(
+                    StateCodes.ILLEGAL,
+                    f"{refused.details}; {NO_HOT_PLUG}",
+                    **{**refused.extra, "reason": NO_HOT_PLUG},
+                )
+            )
+        start = ChangeOfferingCtx(
+            vmUuid=row.uuid,
+            accountUuid=row.owner_account_uuid,
+            instanceOfferingUuid=msg.instanceOfferingUuid,
+            cpuNum=cpu,
+            memorySize=memory,
+            unlimited=caller.isAdmin and caller.accountUuid == row.owner_account_uuid,
+        )
+        await self._states.run(
+            self._change_offering,
             start,
             resource_uuid=row.uuid,
             run_id=ctx.message_id,

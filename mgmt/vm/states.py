@@ -35,6 +35,9 @@ PAUSE = "pause"
 RESUME = "resume"
 DESTROY = "destroy"
 MIGRATE = "migrate"
+CHANGE_OFFERING = "change-instance-offering"
+#: why a Running or Paused VM's offering does not change (no hypervisor here hot-plugs)
+NO_HOT_PLUG = "the hypervisor does not hot-plug CPU or memory: stop the VM first"
 
 VM_STATES = StateMachine(
     "VmInstance",
@@ -72,6 +75,8 @@ VM_STATES = StateMachine(
         Operation(
             MIGRATE, {VmState.RUNNING}, transitional=VmState.MIGRATING, success=VmState.RUNNING
         ),
+        # in one transaction: the VM stays Stopped (no transitional state)
+        Operation(CHANGE_OFFERING, {VmState.STOPPED}, success=VmState.STOPPED),
         Operation(
             DESTROY,
             {

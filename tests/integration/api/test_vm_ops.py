@@ -230,3 +230,92 @@ async def test_owner_sigkilled_mid_migrate_ends_running_on_one_host_counters_exa
     assert runs["byPath"].get("/vm/migrate") == 1, runs  # re-attached, never sent twice
     await env.admin.ok("DELETE", f"{VMS}/{uuid}")
     assert await _memory(env) == {"h1": 8 * GiB, "h2": 8 * GiB}
+
+
+async def test_change_instance_offering_stopped_only_and_within_quota(
+    env: Env, db: Database
+) -> None:
+    async def offering(name: str, cpu: int, memory: int) -> str:
+        body = {"name": name, "cpuNum": cpu, "memorySize": memory}
+        made = await env.admin.ok("POST", "/v1/instance-offerings", json=body)
+        uuid: str = made["inventory"]["uuid"]
+        return uuid
+
+    two, four = await offering("o2", 2, 2 * GiB), await offering("o4", 4, 3 * GiB)
+    shared = (
+        ("Image", env.image),
+        ("L3Network", env.l3),
+        ("InstanceOffering", env.offering),
+        ("InstanceOffering", two),
+    )
+    for kind, uuid in shared:
+        share = {"resourceUuid": uuid, "resourceType": kind, "public": True}
+        await env.admin.ok("POST", "/v1/resource-shares", json=share)
+    account = await env.admin.ok(
+        "POST", "/v1/accounts", json={"name": "ct", "password": "ct-pw-123456"}
+    )
+    owner = account["inventory"]["uuid"]
+    tenant = await Api.login(env.http, env.admin.base, "ct", "ct-pw-123456")
+    vm = (await tenant.ok("POST", VMS, json=env.body(name="c1")))["inventory"]
+    uuid = vm["uuid"]
+    # Running: refused with the reason, nothing changed
+    hot = await env.action(uuid, "change-instance-offering", api=tenant, instanceOfferingUuid=two)
+    assert hot.status_code == 409, hot.text
+    error = hot.json()["error"]
+    assert error["extra"]["state"] == "Running" and "hot-plug" in error["details"], error
+    await env.action(uuid, "stop", api=tenant)
+    before = await snapshot(db)
+    assert before["quotas"][(owner, "vm.cpuNum")] == 1
+    # an offering the tenant may not use: 400 naming it
+    hidden = await env.action(
+        uuid, "change-instance-offering", api=tenant, instanceOfferingUuid=four
+    )
+    assert hidden.status_code == 400 and "instanceOfferingUuid" in hidden.text, hidden.text
+    # over quota: 429, nothing changed
+    await env.admin.ok(
+        "POST",
+        f"/v1/accounts/{owner}/actions/update-quota",
+        json={"name": "vm.cpuNum", "value": 1},
+    )
+    over = await env.action(uuid, "change-instance-offering", api=tenant, instanceOfferingUuid=two)
+    assert over.status_code == 429 and "vm.cpuNum" in over.text, over.text
+    assert await snapshot(db) == before
+    got = (await tenant.ok("GET", f"{VMS}/{uuid}"))["inventory"]
+    assert (got["state"], got["cpuNum"], got["instanceOfferingUuid"]) == (
+        "Stopped",
+        1,
+        env.offering,
+    )
+    await env.admin.ok(
+        "POST",
+        f"/v1/accounts/{owner}/actions/update-quota",
+        json={"name": "vm.cpuNum", "value": 80},
+    )
+    changed = await env.action(
+        uuid, "change-instance-offering", api=tenant, instanceOfferingUuid=two
+    )
+    assert changed.status_code == 200, changed.text
+    inv = changed.json()["inventory"]
+    assert (inv["state"], inv["cpuNum"], inv["memorySize"], inv["instanceOfferingUuid"]) == (
+        "Stopped",
+        2,
+        2 * GiB,
+        two,
+    )
+    quotas = (await snapshot(db))["quotas"]
+    assert (quotas[(owner, "vm.cpuNum")], quotas[(owner, "vm.memorySize")]) == (2, 2 * GiB)
+    # it starts with its new size
+    started = (await env.action(uuid, "start", api=tenant)).json()["inventory"]
+    assert started["state"] == "Running"
+    host = (await env.admin.ok("GET", f"/v1/hosts/{started['hostUuid']}"))["inventory"]
+    assert host["availableMemoryCapacity"] == 6 * GiB
+    # a Created VM (JustCreate) has no such operation: 409 naming what it may do
+    just = await env.admin.ok("POST", VMS, json=env.body(name="j", strategy="JustCreate"))
+    refused = await env.action(
+        just["inventory"]["uuid"], "change-instance-offering", instanceOfferingUuid=two
+    )
+    assert refused.status_code == 409, refused.text
+    assert sorted(refused.json()["error"]["extra"]["allowedOperations"]) == ["destroy", "start"]
+    await tenant.ok("DELETE", f"{VMS}/{uuid}")
+    await env.admin.ok("DELETE", f"{VMS}/{just['inventory']['uuid']}")
+    assert not any(v for (a, _), v in (await snapshot(db))["quotas"].items() if a == owner)

@@ -225,7 +225,7 @@ async def _actions(env: Env, vm: dict[str, Any], host: str) -> None:
     assert refused.status_code == 409, refused.text
     extra = refused.json()["error"]["extra"]
     assert extra["state"] == "Stopped"
-    assert sorted(extra["allowedOperations"]) == ["destroy", "start"]
+    assert sorted(extra["allowedOperations"]) == ["change-instance-offering", "destroy", "start"]
 
     started = (await env.action(uuid, "start")).json()["inventory"]
     assert (started["state"], started["hostUuid"]) == ("Running", vm["hostUuid"])
