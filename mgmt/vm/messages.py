@@ -27,6 +27,7 @@ VmStateName = Literal[
     "Migrating",
     "Destroying",
     "Destroyed",
+    "Expunging",
     "Unknown",
     "Error",
 ]
@@ -217,9 +218,30 @@ class ChangeInstanceOffering(ApiRequest[VmInstanceReply]):
     instanceOfferingUuid: str = uuid_ref("The new instance offering.")
 
 
+class RecoverVmInstance(ApiRequest[VmInstanceReply]):
+    """Recover a Destroyed VM (deletion policy Delay or Never, not expunged yet): it is
+    Stopped again, with new NICs on its L3 networks (its static IPs asked for again) and
+    its quotas counted again; a failure (an address taken, over quota) leaves it
+    Destroyed."""
+
+    api = _action("recover", "Recover a destroyed VM instance")
+    model_config = _EMPTY
+
+
+class ExpungeVmInstance(ApiRequest[VmInstanceDeleted]):
+    """Expunge a Destroyed VM: what it still holds (its root volume's primary storage
+    capacity, ``vm.totalNum``) is given back and its row removed."""
+
+    api = _action("expunge", "Expunge a destroyed VM instance")
+    model_config = _EMPTY
+
+
 class DestroyVmInstance(ApiRequest[VmInstanceDeleted]):
-    """Destroy a VM (deletion policy Direct): it is destroyed on its host, and its host
-    capacity, IPs, primary storage capacity and quotas are given back with its row."""
+    """Destroy a VM by the deletion policy (global config ``vm.deletionPolicy``): Direct
+    destroys it on its host and gives everything back with its row; Delay (the default)
+    and Never destroy it on its host and give back its host capacity, IPs and
+    ``vm.num``/``vm.cpuNum``/``vm.memorySize``, leaving it Destroyed (recoverable) with
+    its root volume's capacity until it is expunged (Delay: after ``vm.expungePeriod``)."""
 
     api = ApiSpec("delete", "vm-instances", "VmInstance", "Destroy a VM instance")
     model_config = ConfigDict(json_schema_extra={"examples": [{}]})
@@ -234,5 +256,7 @@ API_MESSAGES = (
     ResumeVmInstance,
     MigrateVm,
     ChangeInstanceOffering,
+    RecoverVmInstance,
+    ExpungeVmInstance,
     DestroyVmInstance,
 )

@@ -22,19 +22,24 @@ from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
+from mgmt.core.node import PartitionListener
 from mgmt.core.states import StateCodes, StatefulOperation, illegal
 from mgmt.host import HOST_BACKENDS, connected_hosts, host_disks
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
+from mgmt.vm.config import DELETION_POLICY, DIRECT
+from mgmt.vm.expunge import VmExpungeTracker
 from mgmt.vm.flows.change_offering import (
     ChangeOfferingCtx,
     change_offering_operation,
     offering_shape,
 )
 from mgmt.vm.flows.create import create_vm_flows
-from mgmt.vm.flows.destroy import destroy_operation
+from mgmt.vm.flows.destroy import destroy_delayed_operation, destroy_operation
+from mgmt.vm.flows.expunge import expunge_operation
 from mgmt.vm.flows.migrate import MigrateCtx, migrate_operation
 from mgmt.vm.flows.pause import pause_operation
 from mgmt.vm.flows.reboot import reboot_operation
+from mgmt.vm.flows.recover import RecoverCtx, recover_operation
 from mgmt.vm.flows.resume import resume_operation
 from mgmt.vm.flows.start import start_operations
 from mgmt.vm.flows.steps import VmCtx
@@ -43,9 +48,11 @@ from mgmt.vm.messages import (
     ChangeInstanceOffering,
     CreateVmInstance,
     DestroyVmInstance,
+    ExpungeVmInstance,
     MigrateVm,
     PauseVmInstance,
     RebootVmInstance,
+    RecoverVmInstance,
     ResumeVmInstance,
     StartVmInstance,
     StopVmInstance,
@@ -140,6 +147,10 @@ class VmService:
         self._destroy = destroy_operation(parts.db, allocator, agents)
         self._migrate = migrate_operation(parts.db, allocator, agent_url, agents)
         self._change_offering = change_offering_operation(parts.db)
+        self._destroy_delayed = destroy_delayed_operation(parts.db, allocator, agents)
+        self._recover = recover_operation(parts.db)
+        self._expunge = expunge_operation(parts.db)
+        self._tracker = VmExpungeTracker(parts.db, parts.bus, parts.gconfig, self.expunge_vm)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -152,7 +163,12 @@ class VmService:
             DestroyVmInstance: self.destroy,
             MigrateVm: self.migrate,
             ChangeInstanceOffering: self.change_offering,
+            RecoverVmInstance: self.recover,
+            ExpungeVmInstance: self.expunge,
         }
+
+    def partition_listeners(self) -> Sequence[PartitionListener]:
+        return (self._tracker,)
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
         # the create flows hold the VM they insert (start by insertion): registering them
@@ -169,6 +185,9 @@ class VmService:
             self._destroy,
             self._migrate,
             self._change_offering,
+            self._destroy_delayed,
+            self._recover,
+            self._expunge,
         )
 
     def flows(self) -> Sequence[FlowDef[Any]]:
@@ -331,8 +350,18 @@ class VmService:
         return await self._reply(msg.resourceUuid)
 
     async def destroy(self, msg: DestroyVmInstance, ctx: HandlerContext) -> VmInstanceDeleted:
+        """By ``vm.deletionPolicy``: Direct destroys and removes it (a VM a Delay destroy
+        left Destroyed is expunged); Delay and Never leave it Destroyed (again: nothing)."""
         row = await self._load(msg)
+        direct = self._gconfig.value(DELETION_POLICY) == DIRECT
+        if row.destroyed_at is not None and row.op_holder != ctx.message_id:
+            if not direct:
+                return VmInstanceDeleted()
+            return await self.expunge_vm(row.uuid, ctx.message_id, deadline=ctx.deadline)
         start = await self._ctx(row, host=row.host_uuid or row.last_host_uuid)
+        if not direct:
+            await self._run(self._destroy_delayed, start, ctx)
+            return VmInstanceDeleted()
         await self._run(self._destroy, start, ctx)
         deleted = await self._deleter.delete(
             "VmInstance",
@@ -340,6 +369,43 @@ class VmService:
             "Enforcing",
             run_id=f"{msg.jobUuid or ctx.message_id}/delete",
             deadline=ctx.deadline,
+        )
+        return VmInstanceDeleted(deleted=deleted)
+
+    async def recover(self, msg: RecoverVmInstance, ctx: HandlerContext) -> VmInstanceReply:
+        row = await self._load(msg)
+        caller = caller_of(msg)
+        start = RecoverCtx(
+            vmUuid=row.uuid,
+            accountUuid=row.owner_account_uuid,
+            l3NetworkUuids=list(json.loads(row.l3_network_uuids)),
+            staticIps=dict(json.loads(row.static_ips)),
+            ipStrategy=str(self._gconfig.value(IP_ALLOCATE_STRATEGY)),
+            unlimited=caller.isAdmin and caller.accountUuid == row.owner_account_uuid,
+        )
+        await self._states.run(
+            self._recover,
+            start,
+            resource_uuid=row.uuid,
+            run_id=ctx.message_id,
+            deadline=ctx.deadline,
+        )
+        return await self._reply(msg.resourceUuid)
+
+    async def expunge(self, msg: ExpungeVmInstance, ctx: HandlerContext) -> VmInstanceDeleted:
+        row = await self._load(msg)
+        return await self.expunge_vm(row.uuid, ctx.message_id, deadline=ctx.deadline)
+
+    async def expunge_vm(
+        self, uuid: str, run_id: str, deadline: float | None = None
+    ) -> VmInstanceDeleted:
+        """Expunge a Destroyed VM (the API's and the tracker's): 409 in any other state."""
+        start = VmCtx(vmUuid=uuid)
+        await self._states.run(
+            self._expunge, start, resource_uuid=uuid, run_id=run_id, deadline=deadline
+        )
+        deleted = await self._deleter.delete(
+            "VmInstance", uuid, "Enforcing", run_id=f"{run_id}/delete", deadline=deadline
         )
         return VmInstanceDeleted(deleted=deleted)
 

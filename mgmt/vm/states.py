@@ -24,6 +24,7 @@ class VmState(StrEnum):
     MIGRATING = "Migrating"
     DESTROYING = "Destroying"
     DESTROYED = "Destroyed"
+    EXPUNGING = "Expunging"
     UNKNOWN = "Unknown"
     ERROR = "Error"
 
@@ -36,6 +37,8 @@ RESUME = "resume"
 DESTROY = "destroy"
 MIGRATE = "migrate"
 CHANGE_OFFERING = "change-instance-offering"
+RECOVER = "recover"
+EXPUNGE = "expunge"
 #: why a Running or Paused VM's offering does not change (no hypervisor here hot-plugs)
 NO_HOT_PLUG = "the hypervisor does not hot-plug CPU or memory: stop the VM first"
 
@@ -51,6 +54,7 @@ VM_STATES = StateMachine(
         VmState.RESUMING,
         VmState.DESTROYING,
         VmState.MIGRATING,
+        VmState.EXPUNGING,
     },
     operations=[
         # the create flow holds a new VM with this operation too (by insertion)
@@ -90,6 +94,13 @@ VM_STATES = StateMachine(
             },
             transitional=VmState.DESTROYING,
             success=VmState.DESTROYED,
+        ),
+        # a VM destroyed under the Delay or Never policy: back to Stopped with new NICs
+        Operation(RECOVER, {VmState.DESTROYED}, success=VmState.STOPPED),
+        # what it still holds given back; the service then removes the row (a run that
+        # ends before the removal leaves it Destroyed: expunging again removes it)
+        Operation(
+            EXPUNGE, {VmState.DESTROYED}, transitional=VmState.EXPUNGING, success=VmState.DESTROYED
         ),
     ],
 )

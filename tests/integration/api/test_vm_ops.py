@@ -22,7 +22,15 @@ from mgmt.core.db import Database
 from mgmt.diag import Echo
 from tests.helpers.eventually import eventually
 from tests.integration.api.test_identity import ADMIN_PASSWORD, Api, start_apis
-from tests.integration.api.test_vms import IMAGE_SIZE, VMS, Env, GiB, _host, snapshot
+from tests.integration.api.test_vms import (
+    IMAGE_SIZE,
+    VMS,
+    Env,
+    GiB,
+    _host,
+    set_config,
+    snapshot,
+)
 
 
 async def make_ops_env(cluster: LocalCluster, http: httpx.AsyncClient) -> Env:
@@ -33,6 +41,8 @@ async def make_ops_env(cluster: LocalCluster, http: httpx.AsyncClient) -> Env:
     nodes = [p for p in cluster.procs if p.name.startswith("node")]
     admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
     other = await Api.login(http, apis[1], "admin", ADMIN_PASSWORD)
+    # DELETE removes a VM at once, but in the deletion policy tests, which set their own
+    await set_config(admin, "vm.deletionPolicy", "Direct")
 
     async def made(path: str, **body: Any) -> str:
         uuid: str = (await admin.ok("POST", path, json=body))["inventory"]["uuid"]
@@ -319,3 +329,136 @@ async def test_change_instance_offering_stopped_only_and_within_quota(
     await tenant.ok("DELETE", f"{VMS}/{uuid}")
     await env.admin.ok("DELETE", f"{VMS}/{just['inventory']['uuid']}")
     assert not any(v for (a, _), v in (await snapshot(db))["quotas"].items() if a == owner)
+
+
+def _storage_used(snap: dict[str, Any], base: dict[str, Any]) -> int:
+    """Bytes of primary storage capacity held now that were free at ``base``."""
+    return sum(
+        base["counters"][k] - v
+        for k, v in snap["counters"].items()
+        if k[1] == "primaryStorage.capacity"
+    )
+
+
+async def _state(env: Env, uuid: str) -> str | None:
+    got = await env.admin.call("GET", f"{VMS}/{uuid}")
+    if got.status_code == 404:
+        return None
+    state: str = got.json()["inventory"]["state"]
+    return state
+
+
+async def test_delay_policy_destroys_recovers_and_expunges_exactly(env: Env, db: Database) -> None:
+    await set_config(env.admin, "vm.deletionPolicy", "Delay")
+    await set_config(env.admin, "vm.expungePeriod", 3600)
+    base = await snapshot(db)
+    vm = await _running(env, name="d1", hostUuid=env.hosts["h1"])
+    uuid = vm["uuid"]
+    deleted = await env.admin.call("DELETE", f"{VMS}/{uuid}")
+    assert deleted.status_code == 200, deleted.text
+    got = (await env.admin.ok("GET", f"{VMS}/{uuid}"))["inventory"]
+    assert (got["state"], got["hostUuid"], got["vmNics"]) == ("Destroyed", None, [])
+    assert got["lastHostUuid"] == env.hosts["h1"]
+    destroyed = await snapshot(db)
+    # host capacity and the IP back; the root volume's capacity and vm.totalNum kept
+    assert await _memory(env) == {"h1": 8 * GiB, "h2": 8 * GiB}
+    assert destroyed["ips"] == base["ips"] and destroyed["nics"] == 0
+    assert _storage_used(destroyed, base) == IMAGE_SIZE
+    admin_quotas = {k[1]: v for k, v in destroyed["quotas"].items()}
+    assert admin_quotas == {"vm.totalNum": 1}, destroyed["quotas"]
+    assert await _sim_vms(env) == {"h1": [], "h2": []}
+    # a Destroyed VM: only recover, expunge (and destroy, a no-op)
+    refused = await env.action(uuid, "start")
+    assert refused.status_code == 409, refused.text
+    extra = refused.json()["error"]["extra"]
+    assert extra["state"] == "Destroyed"
+    assert sorted(extra["allowedOperations"]) == ["destroy", "expunge", "recover"]
+    assert (await env.admin.call("DELETE", f"{VMS}/{uuid}")).status_code == 200
+    assert await snapshot(db) == destroyed
+    # recover: Stopped with a NIC again, its quotas counted again; it starts
+    recovered = (await env.action(uuid, "recover")).json()["inventory"]
+    assert (recovered["state"], len(recovered["vmNics"])) == ("Stopped", 1), recovered
+    back = await snapshot(db)
+    assert back["ips"] == base["ips"] + 1
+    assert {k[1]: v for k, v in back["quotas"].items()} == {
+        "vm.totalNum": 1,
+        "vm.num": 1,
+        "vm.cpuNum": 1,
+        "vm.memorySize": GiB,
+    }
+    assert (await env.action(uuid, "start")).json()["inventory"]["state"] == "Running"
+    assert (await env.admin.call("DELETE", f"{VMS}/{uuid}")).status_code == 200
+    # a Running VM is not expunged: 409 naming its state
+    other = await _running(env, name="d2")
+    early = await env.action(other["uuid"], "expunge")
+    assert early.status_code == 409 and early.json()["error"]["extra"]["state"] == "Running"
+    await env.admin.ok("DELETE", f"{VMS}/{other['uuid']}")
+    # expunge: everything given back, the row gone
+    for gone in (uuid, other["uuid"]):
+        expunged = await env.action(gone, "expunge")
+        assert expunged.status_code == 200, expunged.text
+        assert await _state(env, gone) is None
+    assert await snapshot(db) == base
+
+
+async def test_recover_fails_cleanly_never_waits_and_the_tracker_expunges(
+    env: Env, db: Database
+) -> None:
+    await set_config(env.admin, "vm.deletionPolicy", "Never")
+    await set_config(env.admin, "vm.expungeInterval", 1)
+    await set_config(env.admin, "vm.expungePeriod", 1)
+    base = await snapshot(db)
+    ip = "10.30.0.20"
+    first = await _running(env, name="s1", systemTags=[f"staticIp::{env.l3}::{ip}"])
+    await env.admin.ok("DELETE", f"{VMS}/{first['uuid']}")
+    assert await _state(env, first["uuid"]) == "Destroyed"
+    # its address went back: another VM takes it; recovering the first then fails
+    # cleanly (409, still Destroyed, nothing taken)
+    second = await _running(env, name="s2", systemTags=[f"staticIp::{env.l3}::{ip}"])
+    before = await snapshot(db)
+    clash = await env.action(first["uuid"], "recover")
+    assert clash.status_code == 409 and "already in use" in clash.text, clash.text
+    assert await _state(env, first["uuid"]) == "Destroyed"
+    assert await snapshot(db) == before
+    # Never: Destroyed until an explicit expunge
+    await env.admin.ok("DELETE", f"{VMS}/{second['uuid']}")
+    assert (await env.action(second["uuid"], "expunge")).status_code == 200
+    assert await _state(env, second["uuid"]) is None
+    # Delay with a 1 s period: the tracker of the VM's partition owner expunges it
+    await set_config(env.admin, "vm.deletionPolicy", "Delay")
+
+    async def expunged() -> bool:
+        return await _state(env, first["uuid"]) is None
+
+    await eventually(expunged, timeout=60, interval=0.5, message="the tracker expunged it")
+    assert await snapshot(db) == base
+
+
+async def test_vm_total_num_counts_destroyed_vms(env: Env, db: Database) -> None:
+    await set_config(env.admin, "vm.deletionPolicy", "Delay")
+    for kind, uuid in (
+        ("Image", env.image),
+        ("L3Network", env.l3),
+        ("InstanceOffering", env.offering),
+    ):
+        share = {"resourceUuid": uuid, "resourceType": kind, "public": True}
+        await env.admin.ok("POST", "/v1/resource-shares", json=share)
+    account = await env.admin.ok(
+        "POST", "/v1/accounts", json={"name": "qt", "password": "qt-pw-123456"}
+    )
+    owner = account["inventory"]["uuid"]
+    tenant = await Api.login(env.http, env.admin.base, "qt", "qt-pw-123456")
+    await env.admin.ok(
+        "POST",
+        f"/v1/accounts/{owner}/actions/update-quota",
+        json={"name": "vm.totalNum", "value": 1},
+    )
+    vm = (await tenant.ok("POST", VMS, json=env.body(name="q1")))["inventory"]
+    await tenant.ok("DELETE", f"{VMS}/{vm['uuid']}")
+    quotas = {k[1]: v for k, v in (await snapshot(db))["quotas"].items() if k[0] == owner}
+    assert quotas == {"vm.totalNum": 1}, quotas
+    over = await tenant.call("POST", VMS, json=env.body(name="q2"))
+    assert over.status_code == 429 and "vm.totalNum" in over.text, over.text
+    assert (await env.action(vm["uuid"], "expunge", api=tenant)).status_code == 200
+    again = await tenant.ok("POST", VMS, json=env.body(name="q3"))
+    assert again["inventory"]["state"] == "Running"
