@@ -92,6 +92,24 @@ class DestroyVm(AgentCommand):
     vmUuid: str
 
 
+class MigrateVmReply(_VmReply):
+    #: the host the VM runs on after the command
+    hostUuid: str = ""
+
+
+class MigrateVm(AgentCommand):
+    """Live-migrate a running VM from this host to ``destHostUuid`` (its agent at
+    ``destUrl``). Idempotent: a VM already on the destination (and gone from here)
+    succeeds; fails with errorCode CAPACITY when the destination cannot take it and
+    NOT_FOUND when the VM is on neither host."""
+
+    path: ClassVar[str] = "/vm/migrate"
+    reply_type: ClassVar[type[AgentReply]] = MigrateVmReply
+    vmUuid: str
+    destHostUuid: str
+    destUrl: str = ""
+
+
 class GetVmStatesReply(AgentReply):
     states: dict[str, VmPowerState] = Field(default_factory=dict)
 

@@ -32,6 +32,8 @@ from agent.protocol import (
     DeleteImageBits,
     DownloadImage,
     DownloadProgress,
+    MigrateVm,
+    MigrateVmReply,
     MountPrimaryStorage,
     UnmountPrimaryStorage,
 )
@@ -182,7 +184,7 @@ def create_app(settings: SimSettings, initial_hosts: int = 0) -> FastAPI:
             if command_type is not ConnectHost:
                 return _not_found("host")
             host = new_host(HostSpec(uuid=host_uuid))
-        return await serve(host, command_type, request, _host_override(host, settings))
+        return await serve(host, command_type, request, _host_override(host, settings, hosts))
 
     _backup_storage_routes(app, settings, serve, task_status, runs)
 
@@ -265,9 +267,23 @@ def _admin_routes(
 
 
 def _host_override(
-    host: SimHost, settings: SimSettings
+    host: SimHost, settings: SimSettings, hosts: dict[str, SimHost]
 ) -> Callable[[AgentCommand], Override | None]:
     def pick(cmd: AgentCommand) -> Override | None:
+        if isinstance(cmd, MigrateVm):
+
+            async def do_migrate() -> AgentReply:
+                dest = hosts.get(cmd.destHostUuid)
+                if dest is None:
+                    return MigrateVmReply(
+                        success=False,
+                        error=f"no destination host {cmd.destHostUuid}",
+                        errorCode="NOT_FOUND",
+                    )
+                vm = host.migrate_vm(cmd.vmUuid, dest)  # VmError: a failed reply
+                return MigrateVmReply(vmUuid=vm.uuid, powerState=vm.state, hostUuid=dest.uuid)
+
+            return do_migrate
         if isinstance(cmd, MountPrimaryStorage):
             size = settings.storage_bytes
 

@@ -194,6 +194,34 @@ class SimHost:
         vm.state = VmPowerState.RUNNING
         return vm
 
+    def migrate_vm(self, vm_uuid: str, dest: SimHost) -> SimVm:
+        """Move a running VM to ``dest`` (no ``await`` between the check and the move, so
+        both hosts' counters stay exact); a VM already on ``dest`` and gone from here
+        succeeds (idempotent)."""
+        vm = self.vms.get(vm_uuid)
+        if vm is None:
+            moved = dest.vms.get(vm_uuid)
+            if moved is not None:
+                return moved
+            raise VmError("NOT_FOUND", f"no VM {vm_uuid} on host {self.uuid} or {dest.uuid}")
+        if vm.state is VmPowerState.STOPPED:
+            raise VmError("INVALID_STATE", "cannot live-migrate a stopped VM")
+        if dest.crashed:
+            raise VmError("UNREACHABLE", f"destination host {dest.uuid} is down")
+        if dest.memory_used + vm.memory > dest.memory:
+            raise VmError(
+                "CAPACITY",
+                f"destination {dest.uuid} needs {vm.memory} B of memory; "
+                f"free {dest.memory - dest.memory_used} B",
+            )
+        del self.vms[vm_uuid]
+        self.cpu_used -= vm.cpu
+        self.memory_used -= vm.memory
+        dest.cpu_used += vm.cpu
+        dest.memory_used += vm.memory
+        dest.vms[vm_uuid] = vm
+        return vm
+
     def destroy_vm(self, vm_uuid: str) -> None:
         vm = self.vms.pop(vm_uuid, None)
         for volume in [v for v, holder in self.plugged.items() if holder == vm_uuid]:

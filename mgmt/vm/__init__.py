@@ -4,10 +4,14 @@ named steps under the VM state machine. Public surface: its messages and invento
 
 from mgmt.vm.messages import (
     API_MESSAGES,
+    ChangeInstanceOffering,
     CreateVmInstance,
     DestroyVmInstance,
+    ExpungeVmInstance,
+    MigrateVm,
     PauseVmInstance,
     RebootVmInstance,
+    RecoverVmInstance,
     ResumeVmInstance,
     StartVmInstance,
     StopVmInstance,
@@ -19,10 +23,14 @@ from mgmt.vm.messages import (
 
 __all__ = [
     "API_MESSAGES",
+    "ChangeInstanceOffering",
     "CreateVmInstance",
     "DestroyVmInstance",
+    "ExpungeVmInstance",
+    "MigrateVm",
     "PauseVmInstance",
     "RebootVmInstance",
+    "RecoverVmInstance",
     "ResumeVmInstance",
     "StartVmInstance",
     "StopVmInstance",

@@ -25,8 +25,10 @@ VmStateName = Literal[
     "Pausing",
     "Paused",
     "Resuming",
+    "Migrating",
     "Destroying",
     "Destroyed",
+    "Expunging",
     "Unknown",
     "Error",
 ]
@@ -187,9 +189,63 @@ class ResumeVmInstance(ApiRequest[VmInstanceReply]):
     model_config = _EMPTY
 
 
+class MigrateVm(ApiRequest[VmInstanceReply]):
+    """Live-migrate a Running VM to another host (admins): ``hostUuid``, or the one the
+    allocator picks (never its current host; only hosts that reach its root volume's
+    primary storage). The destination's CPU and memory are reserved before the move and
+    the source's given back after it; a failure leaves it Running on its source host."""
+
+    api = ApiSpec(
+        "action",
+        "vm-instances",
+        "VmInstance",
+        "Migrate a VM instance",
+        action="migrate",
+        admin_only=True,
+    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{}]})
+
+    hostUuid: str | None = _optional_uuid("The destination host (default: the allocator's).")
+
+
+class ChangeInstanceOffering(ApiRequest[VmInstanceReply]):
+    """Give a Stopped VM the CPU and memory of another instance offering (one it may
+    use); the owner's ``vm.cpuNum`` and ``vm.memorySize`` quotas change by the difference
+    (over quota: nothing changes). A Running or Paused VM: 409 with the reason (the
+    hypervisor does not hot-plug)."""
+
+    api = _action("change-instance-offering", "Change a VM instance's offering")
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"instanceOfferingUuid": "<instance offering uuid>"}]}
+    )
+
+    instanceOfferingUuid: str = uuid_ref("The new instance offering.")
+
+
+class RecoverVmInstance(ApiRequest[VmInstanceReply]):
+    """Recover a Destroyed VM (deletion policy Delay or Never, not expunged yet): it is
+    Stopped again, with new NICs on its L3 networks (its static IPs asked for again) and
+    its quotas counted again; a failure (an address taken, over quota) leaves it
+    Destroyed."""
+
+    api = _action("recover", "Recover a destroyed VM instance")
+    model_config = _EMPTY
+
+
+class ExpungeVmInstance(ApiRequest[VmInstanceDeleted]):
+    """Expunge a Destroyed VM: what it still holds (its root volume's primary storage
+    capacity, ``vm.totalNum``) is given back and its row removed."""
+
+    api = _action("expunge", "Expunge a destroyed VM instance")
+    model_config = _EMPTY
+
+
 class DestroyVmInstance(ApiRequest[VmInstanceDeleted]):
-    """Destroy a VM (deletion policy Direct): it is destroyed on its host, and its host
-    capacity, IPs, primary storage capacity and quotas are given back with its row."""
+    """Destroy a VM by the deletion policy (global config ``vm.deletionPolicy``): Direct
+    destroys it on its host and gives everything back with its row; Delay (the default)
+    and Never destroy it on its host and give back its host capacity, IPs and
+    ``vm.num``/``vm.cpuNum``/``vm.memorySize``, leaving it Destroyed (recoverable) with
+    its root volume's capacity until it is expunged (Delay: after ``vm.expungePeriod``)."""
 
     api = ApiSpec("delete", "vm-instances", "VmInstance", "Destroy a VM instance")
     model_config = ConfigDict(json_schema_extra={"examples": [{}]})
@@ -202,5 +258,9 @@ API_MESSAGES = (
     RebootVmInstance,
     PauseVmInstance,
     ResumeVmInstance,
+    MigrateVm,
+    ChangeInstanceOffering,
+    RecoverVmInstance,
+    ExpungeVmInstance,
     DestroyVmInstance,
 )

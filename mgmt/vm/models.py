@@ -9,10 +9,13 @@ volume holds). A NIC's address is held in IPAM by the NIC's UUID.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mgmt.core.db import Base
+from mgmt.core.db.types import UtcDateTime
 from mgmt.core.resource import ResourceColumns
 from mgmt.core.states import StateColumns
 
@@ -44,6 +47,9 @@ class VmInstanceRow(ResourceColumns, StateColumns, Base):
     static_ips: Mapped[str] = mapped_column(Text, default="{}")
     #: the create's designated zone, cluster and host (JSON), honoured by that first start
     placement: Mapped[str] = mapped_column(Text, default="{}")
+    #: when a destroy under the Delay or Never deletion policy made it Destroyed (it gave
+    #: back its host capacity, IPs and vm.num/vm.cpuNum/vm.memorySize then); None otherwise
+    destroyed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
 
 
 class VmNicRow(Base):

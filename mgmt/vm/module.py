@@ -1,11 +1,13 @@
-"""The VM service module: VM instances, their state machine and flows, and the quotas
-``vm.cpuNum`` and ``vm.memorySize`` (``vm.num`` is the resource type's)."""
+"""The VM service module: VM instances, their state machine and flows, the deletion
+policy's global configs and the quotas ``vm.num``, ``vm.cpuNum`` and ``vm.memorySize``
+(``vm.totalNum`` is the resource type's)."""
 
 from __future__ import annotations
 
 from mgmt.core.module import ServiceModule
+from mgmt.vm.config import VM_CONFIGS
 from mgmt.vm.messages import API_MESSAGES
-from mgmt.vm.resources import VM_CPU, VM_INSTANCE, VM_MEMORY, VM_NIC
+from mgmt.vm.resources import VM_CPU, VM_INSTANCE, VM_MEMORY, VM_NIC, VM_NUM
 from mgmt.vm.service import VmService
 
 MODULE = ServiceModule(
@@ -13,5 +15,6 @@ MODULE = ServiceModule(
     apis=API_MESSAGES,
     resources=(VM_INSTANCE, VM_NIC),
     service=VmService,
-    quotas={VM_CPU.name: VM_CPU.default, VM_MEMORY.name: VM_MEMORY.default},
+    quotas={q.name: q.default for q in (VM_NUM, VM_CPU, VM_MEMORY)},
+    global_configs=VM_CONFIGS,
 )

@@ -1,8 +1,10 @@
 """VM instances, declared: reads with tenancy, queries (``image.name``, ``l3Network`` of
-the default NIC …), the quota ``vm.num`` (the kit's create path consumes it) and the
-delete's hook, which gives back in the delete's transaction everything a VM holds: its
-host allocation, its root volume's primary storage capacity (and row), its NICs' IPs and
-the ``vm.cpuNum`` and ``vm.memorySize`` quotas; its data volumes are detached. The VM
+the default NIC …), the quota ``vm.totalNum`` (every VM row, Destroyed ones included: the
+kit's create path consumes it, the row's removal gives it back) and the delete's hook,
+which gives back in the delete's transaction everything a VM holds: its host
+allocation, its root volume's primary storage capacity (and row), its NICs' IPs and the
+``vm.num``, ``vm.cpuNum`` and ``vm.memorySize`` quotas (unless a Delay or Never destroy
+gave those back already: ``destroyed_at``); its data volumes are detached. The VM
 service's destroy flow runs first (the VM destroyed on its host), then this delete; an
 account's cascade runs only the hook."""
 
@@ -26,6 +28,7 @@ from mgmt.vm.models import VmInstanceRow, VmNicRow
 from mgmt.volume import VolumeInventory, vm_volumes_gone, volumes_of
 
 VM_NUM = Quota("vm.num", 20)
+VM_TOTAL = Quota("vm.totalNum", 20)
 VM_CPU = Quota("vm.cpuNum", 80)
 VM_MEMORY = Quota("vm.memorySize", 80 << 30)
 
@@ -120,21 +123,25 @@ async def release_host(s: AsyncSession, row: VmInstanceRow) -> None:
 
 
 async def release_quotas(s: AsyncSession, row: VmInstanceRow) -> None:
-    """``vm.cpuNum`` and ``vm.memorySize`` (``vm.num`` is the kit's)."""
+    """``vm.num``, ``vm.cpuNum`` and ``vm.memorySize`` (``vm.totalNum`` is the kit's), in
+    the order every transaction takes them."""
+    await quota.release(s, row.owner_account_uuid, VM_NUM.name, 1)
     await quota.release(s, row.owner_account_uuid, VM_CPU.name, row.cpu_num)
     await quota.release(s, row.owner_account_uuid, VM_MEMORY.name, row.memory_size)
 
 
 async def give_back(s: AsyncSession, uuids: Sequence[str]) -> None:
-    """Everything the VMs hold but ``vm.num`` (the delete's transaction; idempotent:
-    releases are by reservation id and IPs by holder); their root volume rows go, their
-    data volumes are detached and stay."""
+    """Everything the VMs hold but ``vm.totalNum`` (the delete's transaction; idempotent:
+    releases are by reservation id and IPs by holder; the quotas of a VM a Delay or Never
+    destroy gave back are not given back twice); their root volume rows go, their data
+    volumes are detached and stay."""
     rows = await s.execute(select(VmInstanceRow).where(VmInstanceRow.uuid.in_(list(uuids))))
     for row in rows.scalars():
         await release_host(s, row)
         await release_root(s, row)
         await release_nics(s, row.uuid)
-        await release_quotas(s, row)
+        if row.destroyed_at is None:
+            await release_quotas(s, row)
     await vm_volumes_gone(s, uuids)
 
 
@@ -170,7 +177,7 @@ VM_INSTANCE = ResourceType(
             shared_use=True,
         ),
     ),
-    quota=VM_NUM,
+    quota=VM_TOTAL,
     unqueryable=frozenset({"vmNics", "allVolumes"}),
     inventory_of=inventory,
     inventories_of=inventories,

@@ -15,29 +15,44 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.allocator import HostAllocator
-from mgmt.core.api import ApiCodes, caller_of
+from mgmt.core.api import ApiCodes, caller_of, invalid_field
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
-from mgmt.core.states import StatefulOperation
+from mgmt.core.node import PartitionListener
+from mgmt.core.states import StateCodes, StatefulOperation, illegal
 from mgmt.host import HOST_BACKENDS, connected_hosts, host_disks
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
+from mgmt.vm.config import DELETION_POLICY, DIRECT
+from mgmt.vm.expunge import VmExpungeTracker
+from mgmt.vm.flows.change_offering import (
+    ChangeOfferingCtx,
+    change_offering_operation,
+    offering_shape,
+)
 from mgmt.vm.flows.create import create_vm_flows
-from mgmt.vm.flows.destroy import destroy_operation
+from mgmt.vm.flows.destroy import destroy_delayed_operation, destroy_operation
+from mgmt.vm.flows.expunge import expunge_operation
+from mgmt.vm.flows.migrate import MigrateCtx, migrate_operation
 from mgmt.vm.flows.pause import pause_operation
 from mgmt.vm.flows.reboot import reboot_operation
+from mgmt.vm.flows.recover import RecoverCtx, recover_operation
 from mgmt.vm.flows.resume import resume_operation
 from mgmt.vm.flows.start import start_operations
 from mgmt.vm.flows.steps import VmCtx
 from mgmt.vm.flows.stop import stop_operation
 from mgmt.vm.messages import (
+    ChangeInstanceOffering,
     CreateVmInstance,
     DestroyVmInstance,
+    ExpungeVmInstance,
+    MigrateVm,
     PauseVmInstance,
     RebootVmInstance,
+    RecoverVmInstance,
     ResumeVmInstance,
     StartVmInstance,
     StopVmInstance,
@@ -46,7 +61,7 @@ from mgmt.vm.messages import (
 )
 from mgmt.vm.models import VmInstanceRow
 from mgmt.vm.resources import inventory, nics_of
-from mgmt.vm.states import START, VM_STATES, VmState
+from mgmt.vm.states import CHANGE_OFFERING, NO_HOT_PLUG, START, VM_STATES, VmState
 
 
 def static_ips(tags: Sequence[str], l3s: Sequence[str]) -> dict[str, str]:
@@ -87,6 +102,7 @@ class VmService:
         self._gconfig = parts.gconfig
         self._deleter = parts.deleter
         self._vms = parts.resource("VmInstance")
+        self._types = parts.types
         plugins = parts.plugins
         allocator = HostAllocator.of(parts.db, parts.types, parts.gconfig, parts.plugins)
 
@@ -129,6 +145,12 @@ class VmService:
         self._pause = pause_operation(agents)
         self._resume = resume_operation(agents)
         self._destroy = destroy_operation(parts.db, allocator, agents)
+        self._migrate = migrate_operation(parts.db, allocator, agent_url, agents)
+        self._change_offering = change_offering_operation(parts.db)
+        self._destroy_delayed = destroy_delayed_operation(parts.db, allocator, agents)
+        self._recover = recover_operation(parts.db)
+        self._expunge = expunge_operation(parts.db)
+        self._tracker = VmExpungeTracker(parts.db, parts.bus, parts.gconfig, self.expunge_vm)
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -139,7 +161,14 @@ class VmService:
             PauseVmInstance: self.pause,
             ResumeVmInstance: self.resume,
             DestroyVmInstance: self.destroy,
+            MigrateVm: self.migrate,
+            ChangeInstanceOffering: self.change_offering,
+            RecoverVmInstance: self.recover,
+            ExpungeVmInstance: self.expunge,
         }
+
+    def partition_listeners(self) -> Sequence[PartitionListener]:
+        return (self._tracker,)
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
         # the create flows hold the VM they insert (start by insertion): registering them
@@ -154,6 +183,11 @@ class VmService:
             self._pause,
             self._resume,
             self._destroy,
+            self._migrate,
+            self._change_offering,
+            self._destroy_delayed,
+            self._recover,
+            self._expunge,
         )
 
     def flows(self) -> Sequence[FlowDef[Any]]:
@@ -262,9 +296,72 @@ class VmService:
         await self._run(self._resume, await self._ctx(row, host=row.host_uuid), ctx)
         return await self._reply(msg.resourceUuid)
 
-    async def destroy(self, msg: DestroyVmInstance, ctx: HandlerContext) -> VmInstanceDeleted:
+    async def migrate(self, msg: MigrateVm, ctx: HandlerContext) -> VmInstanceReply:
         row = await self._load(msg)
+        if msg.hostUuid is not None and msg.hostUuid == row.host_uuid:
+            raise invalid_field("hostUuid", f"VM {row.uuid} runs on host {msg.hostUuid} already")
+        base = await self._ctx(row, host=row.host_uuid)
+        start = MigrateCtx(
+            **base.model_dump(),
+            rootPrimaryStorageUuid=row.root_primary_storage_uuid,
+            hypervisorType=row.hypervisor_type,
+        )
+        start.wantHostUuid = msg.hostUuid
+        await self._states.run(
+            self._migrate,
+            start,
+            resource_uuid=row.uuid,
+            run_id=ctx.message_id,
+            deadline=ctx.deadline,
+        )
+        return await self._reply(msg.resourceUuid)
+
+    async def change_offering(
+        self, msg: ChangeInstanceOffering, ctx: HandlerContext
+    ) -> VmInstanceReply:
+        row = await self._load(msg)
+        caller = caller_of(msg)
+        async with self._db.session() as s:
+            cpu, memory = await offering_shape(s, self._types, msg.instanceOfferingUuid, caller)
+        if row.state in (VmState.RUNNING, VmState.PAUSED) and row.op_holder is None:
+            refused = illegal(VM_STATES, row.uuid, CHANGE_OFFERING, row.state, None)
+            raise PermanentError(
+                error(
+                    StateCodes.ILLEGAL,
+                    f"{refused.details}; {NO_HOT_PLUG}",
+                    **{**refused.extra, "reason": NO_HOT_PLUG},
+                )
+            )
+        start = ChangeOfferingCtx(
+            vmUuid=row.uuid,
+            accountUuid=row.owner_account_uuid,
+            instanceOfferingUuid=msg.instanceOfferingUuid,
+            cpuNum=cpu,
+            memorySize=memory,
+            unlimited=caller.isAdmin and caller.accountUuid == row.owner_account_uuid,
+        )
+        await self._states.run(
+            self._change_offering,
+            start,
+            resource_uuid=row.uuid,
+            run_id=ctx.message_id,
+            deadline=ctx.deadline,
+        )
+        return await self._reply(msg.resourceUuid)
+
+    async def destroy(self, msg: DestroyVmInstance, ctx: HandlerContext) -> VmInstanceDeleted:
+        """By ``vm.deletionPolicy``: Direct destroys and removes it (a VM a Delay destroy
+        left Destroyed is expunged); Delay and Never leave it Destroyed (again: nothing)."""
+        row = await self._load(msg)
+        direct = self._gconfig.value(DELETION_POLICY) == DIRECT
+        if row.destroyed_at is not None and row.op_holder != ctx.message_id:
+            if not direct:
+                return VmInstanceDeleted()
+            return await self.expunge_vm(row.uuid, ctx.message_id, deadline=ctx.deadline)
         start = await self._ctx(row, host=row.host_uuid or row.last_host_uuid)
+        if not direct:
+            await self._run(self._destroy_delayed, start, ctx)
+            return VmInstanceDeleted()
         await self._run(self._destroy, start, ctx)
         deleted = await self._deleter.delete(
             "VmInstance",
@@ -272,6 +369,43 @@ class VmService:
             "Enforcing",
             run_id=f"{msg.jobUuid or ctx.message_id}/delete",
             deadline=ctx.deadline,
+        )
+        return VmInstanceDeleted(deleted=deleted)
+
+    async def recover(self, msg: RecoverVmInstance, ctx: HandlerContext) -> VmInstanceReply:
+        row = await self._load(msg)
+        caller = caller_of(msg)
+        start = RecoverCtx(
+            vmUuid=row.uuid,
+            accountUuid=row.owner_account_uuid,
+            l3NetworkUuids=list(json.loads(row.l3_network_uuids)),
+            staticIps=dict(json.loads(row.static_ips)),
+            ipStrategy=str(self._gconfig.value(IP_ALLOCATE_STRATEGY)),
+            unlimited=caller.isAdmin and caller.accountUuid == row.owner_account_uuid,
+        )
+        await self._states.run(
+            self._recover,
+            start,
+            resource_uuid=row.uuid,
+            run_id=ctx.message_id,
+            deadline=ctx.deadline,
+        )
+        return await self._reply(msg.resourceUuid)
+
+    async def expunge(self, msg: ExpungeVmInstance, ctx: HandlerContext) -> VmInstanceDeleted:
+        row = await self._load(msg)
+        return await self.expunge_vm(row.uuid, ctx.message_id, deadline=ctx.deadline)
+
+    async def expunge_vm(
+        self, uuid: str, run_id: str, deadline: float | None = None
+    ) -> VmInstanceDeleted:
+        """Expunge a Destroyed VM (the API's and the tracker's): 409 in any other state."""
+        start = VmCtx(vmUuid=uuid)
+        await self._states.run(
+            self._expunge, start, resource_uuid=uuid, run_id=run_id, deadline=deadline
+        )
+        deleted = await self._deleter.delete(
+            "VmInstance", uuid, "Enforcing", run_id=f"{run_id}/delete", deadline=deadline
         )
         return VmInstanceDeleted(deleted=deleted)
 

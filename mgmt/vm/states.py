@@ -21,8 +21,10 @@ class VmState(StrEnum):
     PAUSING = "Pausing"
     PAUSED = "Paused"
     RESUMING = "Resuming"
+    MIGRATING = "Migrating"
     DESTROYING = "Destroying"
     DESTROYED = "Destroyed"
+    EXPUNGING = "Expunging"
     UNKNOWN = "Unknown"
     ERROR = "Error"
 
@@ -33,6 +35,12 @@ REBOOT = "reboot"
 PAUSE = "pause"
 RESUME = "resume"
 DESTROY = "destroy"
+MIGRATE = "migrate"
+CHANGE_OFFERING = "change-instance-offering"
+RECOVER = "recover"
+EXPUNGE = "expunge"
+#: why a Running or Paused VM's offering does not change (no hypervisor here hot-plugs)
+NO_HOT_PLUG = "the hypervisor does not hot-plug CPU or memory: stop the VM first"
 
 VM_STATES = StateMachine(
     "VmInstance",
@@ -45,6 +53,8 @@ VM_STATES = StateMachine(
         VmState.PAUSING,
         VmState.RESUMING,
         VmState.DESTROYING,
+        VmState.MIGRATING,
+        VmState.EXPUNGING,
     },
     operations=[
         # the create flow holds a new VM with this operation too (by insertion)
@@ -65,6 +75,12 @@ VM_STATES = StateMachine(
         ),
         Operation(PAUSE, {VmState.RUNNING}, transitional=VmState.PAUSING, success=VmState.PAUSED),
         Operation(RESUME, {VmState.PAUSED}, transitional=VmState.RESUMING, success=VmState.RUNNING),
+        # a failed or rolled-back migrate leaves it Running on its source host
+        Operation(
+            MIGRATE, {VmState.RUNNING}, transitional=VmState.MIGRATING, success=VmState.RUNNING
+        ),
+        # in one transaction: the VM stays Stopped (no transitional state)
+        Operation(CHANGE_OFFERING, {VmState.STOPPED}, success=VmState.STOPPED),
         Operation(
             DESTROY,
             {
@@ -78,6 +94,13 @@ VM_STATES = StateMachine(
             },
             transitional=VmState.DESTROYING,
             success=VmState.DESTROYED,
+        ),
+        # a VM destroyed under the Delay or Never policy: back to Stopped with new NICs
+        Operation(RECOVER, {VmState.DESTROYED}, success=VmState.STOPPED),
+        # what it still holds given back; the service then removes the row (a run that
+        # ends before the removal leaves it Destroyed: expunging again removes it)
+        Operation(
+            EXPUNGE, {VmState.DESTROYED}, transitional=VmState.EXPUNGING, success=VmState.DESTROYED
         ),
     ],
 )

@@ -1,8 +1,8 @@
 """CreateVmInstance: the recipe, top to bottom.
 
 ``create-row`` (the kit's one create path: UUID claimed, image, offering and L3 networks
-visible to the caller, quotas ``vm.num``, ``vm.cpuNum``, ``vm.memorySize`` consumed; the
-row inserted already held by this run in Starting) → ``allocate-host`` (the allocator:
+visible to the caller, quotas ``vm.totalNum``, ``vm.num``, ``vm.cpuNum``, ``vm.memorySize``
+consumed; the row inserted already held by this run in Starting) → ``allocate-host`` (the allocator:
 CPU and memory reserved; a designated zone, cluster or host honoured) → ``allocate-nics``
 (IPAM per L3, static IPs honoured, MACs unique) → ``reserve-root-volume-capacity`` (the
 image's size on the host's cluster's primary storage) → ``start-on-host`` (``StartVm``)
@@ -47,7 +47,7 @@ from mgmt.vm.flows.steps import (
 )
 from mgmt.vm.messages import CreateVmInstance
 from mgmt.vm.models import VmInstanceRow, VmNicRow
-from mgmt.vm.resources import VM_CPU, VM_MEMORY, VM_NUM
+from mgmt.vm.resources import VM_CPU, VM_MEMORY, VM_NUM, VM_TOTAL
 from mgmt.vm.states import START, VM_STATES, VmState
 from mgmt.volume import remove_root_volume
 
@@ -133,8 +133,9 @@ class CreateVmRow(Step[VmCtx]):
                 check=check,
             )
             if fresh:
-                # after the kit's vm.num: every transaction takes the quota rows in one
-                # order (vm.num, vm.cpuNum, vm.memorySize), as the releases do — no deadlock
+                # after the kit's vm.totalNum: every transaction takes the quota rows in one
+                # order (vm.totalNum, vm.num, vm.cpuNum, vm.memorySize), as the releases do
+                await quota.consume(s, caller.accountUuid, VM_NUM, 1, is_admin=caller.isAdmin)
                 await quota.consume(s, caller.accountUuid, VM_CPU, cpu, is_admin=caller.isAdmin)
                 await quota.consume(
                     s, caller.accountUuid, VM_MEMORY, memory, is_admin=caller.isAdmin
@@ -195,6 +196,7 @@ class CreateVmRow(Step[VmCtx]):
             row = await s.get(VmInstanceRow, uuid)
             if row is not None:
                 owner = row.owner_account_uuid
+                await quota.release(s, owner, VM_TOTAL.name, 1)
                 await quota.release(s, owner, VM_NUM.name, 1)
                 await quota.release(s, owner, VM_CPU.name, row.cpu_num)
                 await quota.release(s, owner, VM_MEMORY.name, row.memory_size)

@@ -72,6 +72,10 @@ class Env:
         return await (api or self.admin).call("POST", f"{VMS}/{vm}/actions/{action}", json=body)
 
 
+async def set_config(admin: Api, identity: str, value: Any) -> None:
+    await admin.ok("PUT", f"/v1/global-configs/{identity}", json={"value": value})
+
+
 async def _host(admin: Api, cluster: str, name: str, ip: str, cpu: int, memory: int) -> str:
     body = {
         "clusterUuid": cluster,
@@ -94,6 +98,8 @@ async def make_env(
     nodes = [p for p in cluster.procs if p.name.startswith("node")]
     admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
     other = await Api.login(http, apis[1], "admin", ADMIN_PASSWORD)
+    # these tests remove a VM with DELETE (test_vm_ops.py tests the other policies)
+    await set_config(admin, "vm.deletionPolicy", "Direct")
 
     async def made(path: str, **body: Any) -> str:
         uuid: str = (await admin.ok("POST", path, json=body))["inventory"]["uuid"]
@@ -225,7 +231,7 @@ async def _actions(env: Env, vm: dict[str, Any], host: str) -> None:
     assert refused.status_code == 409, refused.text
     extra = refused.json()["error"]["extra"]
     assert extra["state"] == "Stopped"
-    assert sorted(extra["allowedOperations"]) == ["destroy", "start"]
+    assert sorted(extra["allowedOperations"]) == ["change-instance-offering", "destroy", "start"]
 
     started = (await env.action(uuid, "start")).json()["inventory"]
     assert (started["state"], started["hostUuid"]) == ("Running", vm["hostUuid"])
@@ -287,6 +293,7 @@ async def test_a_tenant_creates_on_shared_infrastructure_and_quotas_count(
     owner = account["inventory"]["uuid"]
     quotas = (await snapshot(db))["quotas"]
     assert quotas == {
+        (owner, "vm.totalNum"): 1,
         (owner, "vm.num"): 1,
         (owner, "vm.cpuNum"): 2,
         (owner, "vm.memorySize"): GiB,

@@ -185,3 +185,28 @@ async def test_a_fail_fault_can_mark_its_reply_retryable(
     assert failed["success"] is False and failed["retryable"] is True
     ok = await run(client, host, "/host/ping", {"hostUuid": host})
     assert ok["success"] is True and ok["retryable"] is False
+
+
+async def test_a_vm_migrates_between_simulated_hosts_both_ways_idempotently(
+    sim: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    _, client = sim
+    src, dst = await make_host(client), await make_host(client, mem=2 * GiB)
+    await run(client, src, "/vm/start", {"vmUuid": "m", "cpuNum": 2, "memoryBytes": GiB})
+
+    async def used(host: str) -> tuple[int, int, int]:
+        d = (await client.get(f"/sim/hosts/{host}")).json()
+        return d["cpuUsed"], d["memoryUsed"], d["vmCount"]
+
+    moved = await run(client, src, "/vm/migrate", {"vmUuid": "m", "destHostUuid": dst})
+    assert moved["success"] and moved["hostUuid"] == dst, moved
+    assert (await used(src), await used(dst)) == ((0, 0, 0), (2, GiB, 1))
+    again = await run(client, src, "/vm/migrate", {"vmUuid": "m", "destHostUuid": dst})
+    assert again["success"], "a VM already on the destination: done"
+    back = await run(client, dst, "/vm/migrate", {"vmUuid": "m", "destHostUuid": src})
+    assert back["success"] and (await used(src), await used(dst)) == ((2, GiB, 1), (0, 0, 0))
+    await run(client, dst, "/vm/start", {"vmUuid": "big", "cpuNum": 1, "memoryBytes": 2 * GiB})
+    full = await run(client, src, "/vm/migrate", {"vmUuid": "m", "destHostUuid": dst})
+    assert full["errorCode"] == "CAPACITY" and (await used(src)) == (2, GiB, 1)
+    gone = await run(client, src, "/vm/migrate", {"vmUuid": "none", "destHostUuid": dst})
+    assert gone["errorCode"] == "NOT_FOUND"

@@ -20,12 +20,12 @@ L3B = "1c6e7a1f-8d2b-4a6f-8b4a-4e5f8a2c3d4e"
 
 def test_the_vm_machine_allows_what_zstack_allows() -> None:
     allowed = {s: sorted(VM_STATES.allowed_operations(s)) for s in VmState}
-    assert allowed[VmState.RUNNING] == ["destroy", "pause", "reboot", "stop"]
-    assert allowed[VmState.STOPPED] == ["destroy", "start"]
+    assert allowed[VmState.RUNNING] == ["destroy", "migrate", "pause", "reboot", "stop"]
+    assert allowed[VmState.STOPPED] == ["change-instance-offering", "destroy", "start"]
     assert allowed[VmState.CREATED] == ["destroy", "start"]
     assert allowed[VmState.PAUSED] == ["destroy", "resume", "stop"]
     assert allowed[VmState.UNKNOWN] == ["destroy"]
-    for transitional in (VmState.STARTING, VmState.STOPPING, VmState.DESTROYING):
+    for transitional in (VmState.STARTING, VmState.STOPPING, VmState.DESTROYING, VmState.MIGRATING):
         assert VM_STATES.is_transitional(transitional)
         assert allowed[transitional] == []
 

@@ -1,0 +1,37 @@
+"""The VM service's global configs: the deletion policy and the expunge period."""
+
+from __future__ import annotations
+
+from mgmt.core.gconfig import GlobalConfigDef
+
+DIRECT, DELAY, NEVER = "Direct", "Delay", "Never"
+
+DELETION_POLICY = GlobalConfigDef(
+    "vm",
+    "deletionPolicy",
+    str,
+    DELAY,
+    "What DELETE does to a VM: Direct (destroyed and removed at once), Delay (Destroyed, "
+    "recoverable until vm.expungePeriod has passed, then expunged) or Never (Destroyed "
+    "until an explicit expunge).",
+    choices=(DIRECT, DELAY, NEVER),
+)
+EXPUNGE_PERIOD = GlobalConfigDef(
+    "vm",
+    "expungePeriod",
+    int,
+    7 * 24 * 3600,
+    "Seconds a VM destroyed under the Delay policy stays recoverable before it is expunged.",
+    ge=1,
+    le=10 * 365 * 24 * 3600,
+)
+EXPUNGE_INTERVAL = GlobalConfigDef(
+    "vm",
+    "expungeInterval",
+    int,
+    60,
+    "Seconds between two rounds of the expunge tracker on each node.",
+    ge=1,
+    le=24 * 3600,
+)
+VM_CONFIGS = (DELETION_POLICY, EXPUNGE_PERIOD, EXPUNGE_INTERVAL)
