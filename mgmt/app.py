@@ -304,8 +304,9 @@ class ManagementNode:
             if self.settings.admin_password
             else None,
         )
-        await self.runtime.start()
-        await self.gconfig.start()
+        # global config loads before the node joins: partition scanners (the host pinger)
+        # read it from their first scan, which runs as soon as a partition is ours
+        await self.runtime.start(before_join=self.gconfig.start)
         for runner in self.runners:
             await runner.start()
 
