@@ -69,6 +69,7 @@ from agent.protocol.vm import (
     StopVm,
     StopVmReply,
     VmPowerState,
+    VmStateChangedReport,
 )
 
 ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
@@ -153,5 +154,6 @@ __all__ = [
     "UnrealizeL2Network",
     "UnrealizeL2NetworkReply",
     "VmPowerState",
+    "VmStateChangedReport",
     "command_by_name",
 ]

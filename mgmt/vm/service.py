@@ -2,7 +2,8 @@
 
 Creates run the strategy's create flow (``flows/create.py``); every other operation runs
 under the VM state machine (``StatefulRunner``: 409 naming the state and the operations
-allowed now when it may not begin). Messages about one VM are routed by its UUID, so its
+allowed now when it may not begin). The VM state sync (``sync.py``) runs per host owner.
+Messages about one VM are routed by its UUID, so its
 operations queue in order on its partition's owner; different VMs run in parallel.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.allocator import HostAllocator
+from mgmt.core.agenttasks import AgentReported
 from mgmt.core.api import ApiCodes, caller_of
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
@@ -22,8 +24,9 @@ from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef
 from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
+from mgmt.core.node import PartitionListener
 from mgmt.core.states import StatefulOperation
-from mgmt.host import HOST_BACKENDS, connected_hosts, host_disks
+from mgmt.host import HOST_BACKENDS, HostAtRunTime, connected_hosts, host_disks
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
 from mgmt.vm.flows.create import create_vm_flows
 from mgmt.vm.flows.destroy import destroy_operation
@@ -33,6 +36,7 @@ from mgmt.vm.flows.resume import resume_operation
 from mgmt.vm.flows.start import start_operations
 from mgmt.vm.flows.steps import VmCtx
 from mgmt.vm.flows.stop import stop_operation
+from mgmt.vm.flows.sync import sync_host_flow
 from mgmt.vm.messages import (
     CreateVmInstance,
     DestroyVmInstance,
@@ -45,8 +49,10 @@ from mgmt.vm.messages import (
     VmInstanceReply,
 )
 from mgmt.vm.models import VmInstanceRow
+from mgmt.vm.reconcile import VmReconciler
 from mgmt.vm.resources import inventory, nics_of
 from mgmt.vm.states import START, VM_STATES, VmState
+from mgmt.vm.sync import VmSyncer
 
 
 def static_ips(tags: Sequence[str], l3s: Sequence[str]) -> dict[str, str]:
@@ -129,6 +135,16 @@ class VmService:
         self._pause = pause_operation(agents)
         self._resume = resume_operation(agents)
         self._destroy = destroy_operation(parts.db, allocator, agents)
+        reconciler = VmReconciler(parts.db, parts.bus)
+        self._sync = sync_host_flow(reconciler, agents)
+
+        def host_agent_url(host: HostAtRunTime) -> str:
+            backend = plugins.strategy(HOST_BACKENDS, host.access.hypervisorType)
+            return backend.agent_url(host.access)
+
+        self._syncer = VmSyncer(
+            parts.db, parts.bus, parts.gconfig, parts.engine, self._sync, reconciler, host_agent_url
+        )
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -139,7 +155,11 @@ class VmService:
             PauseVmInstance: self.pause,
             ResumeVmInstance: self.resume,
             DestroyVmInstance: self.destroy,
+            AgentReported: self._syncer.on_report,
         }
+
+    def partition_listeners(self) -> Sequence[PartitionListener]:
+        return (self._syncer,)
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
         # the create flows hold the VM they insert (start by insertion): registering them
@@ -157,7 +177,7 @@ class VmService:
         )
 
     def flows(self) -> Sequence[FlowDef[Any]]:
-        return [op.flow for op in self.stateful_operations()]
+        return [*(op.flow for op in self.stateful_operations()), self._sync]
 
     async def create(self, msg: CreateVmInstance, ctx: HandlerContext) -> VmInstanceReply:
         request = msg if msg.jobUuid else msg.model_copy(update={"jobUuid": ctx.message_id})
