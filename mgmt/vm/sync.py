@@ -1,7 +1,8 @@
 """The VM state sync at run time: who runs the rules of ``mgmt.vm.reconcile`` and when.
 
 - ``VmSyncer`` (a partition listener of the VM service): every ``vm.sync.interval`` the
-  owner of each Connected host runs ``SyncHostVms`` for it (``flows/sync.py``), and makes
+  owner of each Connected host runs ``SyncHostVms`` for it (``flows/sync.py``; not for a
+  host whose handshake ran within the interval: it read the VMs), and makes
   the VMs of each Disconnected host Unknown (level-triggered: a node that died between a
   host's disconnect and its VMs' is made good by the next owner). When partitions move,
   the new owner syncs the moved hosts from its next round.
@@ -18,11 +19,12 @@ from __future__ import annotations
 import asyncio
 import uuid as uuidlib
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from mgmt.core.agenttasks import AgentReported
 from mgmt.core.bus import Bus, HandlerContext
-from mgmt.core.db import Database
+from mgmt.core.db import Database, utcnow
 from mgmt.core.flow import FlowDef, FlowEngine, Step
 from mgmt.core.gconfig import GlobalConfigDef, GlobalConfigService
 from mgmt.core.logging import get_logger
@@ -86,7 +88,14 @@ class VmSyncer(PartitionScanner):
         self._interval = float(self._gconfig.value(SYNC_INTERVAL))  # from the next wait on
         async with self._db.read_session() as s:
             hosts = await hosts_at_run_time(s)
-        mine = [h for h in hosts if self._bus.partition_of(h.access.hostUuid) in owned]
+        # a host whose handshake ran within the interval had its VMs read then
+        recent = utcnow() - timedelta(seconds=self._interval)
+        mine = [
+            h
+            for h in hosts
+            if self._bus.partition_of(h.access.hostUuid) in owned
+            and not (h.status == "Connected" and h.updated_at > recent)
+        ]
         self._locks = {
             u: lock for u, lock in self._locks.items() if u in {h.access.hostUuid for h in mine}
         }

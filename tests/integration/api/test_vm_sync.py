@@ -22,6 +22,8 @@ from mgmt.core.db import Database
 from mgmt.core.events import ResourceEvent
 from mgmt.diag import Echo
 from tests.helpers.eventually import eventually
+from tests.integration.api.test_identity import Api
+from tests.integration.api.test_network import done
 from tests.integration.api.test_vms import VMS, Env, GiB, make_env, snapshot
 
 HOST_MEMORY = 8 * GiB
@@ -261,3 +263,73 @@ async def test_ping_loss_and_return_and_the_survivor_takes_over(
     for uuid in (running, paused, lost):
         await env.admin.ok("DELETE", f"{VMS}/{uuid}")
     assert await snapshot(db) == before
+
+
+async def _tenant(env: Env, vms: int) -> Api:
+    """An account using the admin's shared image and L3 network, allowed ``vms`` VMs."""
+    for kind, uuid in (("Image", env.image), ("L3Network", env.l3)):
+        share = {"resourceUuid": uuid, "resourceType": kind, "public": True}
+        await env.admin.ok("POST", "/v1/resource-shares", json=share)
+    made = await env.admin.ok(
+        "POST", "/v1/accounts", json={"name": "many", "password": "many-pw-123456"}
+    )
+    await env.admin.ok(
+        "POST",
+        f"/v1/accounts/{made['inventory']['uuid']}/actions/update-quota",
+        json={"name": "vm.num", "value": vms},
+    )
+    return await Api.login(env.http, env.admin.base, "many", "many-pw-123456")
+
+
+async def test_200_parallel_creates_on_20_hosts(cluster: LocalCluster, db: Database) -> None:
+    async with httpx.AsyncClient(timeout=300, limits=httpx.Limits(max_connections=50)) as http:
+        # 20 hosts of 8 GiB keep 1 GiB each: room for 140 VMs of 1 GiB; a tenant allowed
+        # 10 VMs asks for 20 of the 200
+        # agents answer late when 200 creates share two cores: no StartVm may time out
+        env = await make_env(
+            cluster, http, hosts=20, memory=HOST_MEMORY, cidr="10.50.0.0/24", agent_timeout=120
+        )
+        tenant = await _tenant(env, 10)
+        before = await snapshot(db)
+        own = {"instanceOfferingUuid": None, "cpuNum": 1, "memorySize": GiB}
+        calls = [
+            done(tenant, "POST", VMS, wait=False, json=env.body(name=f"t{i}", **own))
+            if i % 10 == 0
+            else done((env.admin, env.other)[i % 2], "POST", VMS, wait=False, json=env.body())
+            for i in range(200)
+        ]
+        resps = await asyncio.gather(*calls)
+        ok = [r.json()["inventory"] for r in resps if r.status_code == 200]
+        refused = [r for r in resps if r.status_code != 200]
+        for r in refused:  # a capacity (409) or a quota (429) error, nothing else
+            assert (r.status_code, "capacity" in r.text) == (409, True) or (
+                r.status_code == 429 and "vm.num" in r.text
+            ), r.text
+        assert all(v["state"] == "Running" for v in ok)
+        assert len(ok) == 140, (len(ok), [r.text for r in refused][:3])
+        assert len([v for v in ok if v["name"].startswith("t")]) <= 10
+        ips = [v["vmNics"][0]["ip"] for v in ok]
+        assert len(set(ips)) == len(ips)
+        await _capacity_exact(env, ok)
+        for host in env.hosts.values():
+            got = await env.admin.ok("POST", f"/v1/counters/{host}/actions/recalculate", json={})
+            assert [c["drift"] for c in got["inventories"]] == [0, 0], got
+        storages = await env.admin.ok("GET", "/v1/primary-storage")
+        for ps in storages["inventories"]:
+            path = f"/v1/counters/{ps['uuid']}/actions/recalculate"
+            got = await env.admin.ok("POST", path, json={})
+            assert {c["drift"] for c in got["inventories"]} == {0}, got
+        await asyncio.gather(*(env.admin.ok("DELETE", f"{VMS}/{v['uuid']}") for v in ok))
+        assert await snapshot(db) == before
+
+
+async def _capacity_exact(env: Env, vms: list[dict[str, Any]]) -> None:
+    """No host over capacity: each host's free memory is what its VMs leave, the memory it
+    keeps for itself untouched, and the simulator runs exactly those VMs."""
+    for host in env.hosts.values():
+        mine = [v for v in vms if v["hostUuid"] == host]
+        assert len(mine) <= 7  # the 1 GiB the host keeps is never given to a VM
+        assert await _free_memory(env, host) == HOST_MEMORY - len(mine) * GiB
+        sim = (await env.http.get(f"{env.sim.url}/sim/hosts/{host}")).json()
+        assert sim["memoryUsed"] == len(mine) * GiB <= sim["memoryBytes"]
+        assert sorted(v["uuid"] for v in sim["vms"]) == sorted(v["uuid"] for v in mine)
