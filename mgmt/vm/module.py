@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from mgmt.core.module import PluginParts, ServiceModule
 from mgmt.core.plugins import Plugin
+from mgmt.vm.cascade import VmCascadePlugin
 from mgmt.vm.messages import API_MESSAGES
 from mgmt.vm.resources import VM_CPU, VM_INSTANCE, VM_MEMORY, VM_NIC
 from mgmt.vm.service import VmService
@@ -15,7 +16,7 @@ from mgmt.vm.sync import SYNC_INTERVAL, VmSyncPlugin
 
 
 def _plugins(parts: PluginParts) -> Sequence[Plugin]:
-    return (VmSyncPlugin(parts),)
+    return (VmSyncPlugin(parts), VmCascadePlugin(parts))
 
 
 MODULE = ServiceModule(

@@ -3,7 +3,9 @@ the default NIC …), the quota ``vm.num`` (the kit's create path consumes it) a
 delete's hook, which gives back in the delete's transaction everything a VM holds: its
 host allocation, its root volume's primary storage capacity, its NICs' IPs and the
 ``vm.cpuNum`` and ``vm.memorySize`` quotas. The VM service's destroy flow runs first (the
-VM destroyed on its host), then this delete; an account's cascade runs only the hook."""
+VM destroyed on its host), then this delete; an account's cascade runs only the hook.
+Deleting where a VM runs (zone, cluster, host, primary storage, default L3) cascades to it:
+``cascade.py``."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from mgmt.core.counters import release
 from mgmt.core.quota import Quota
 from mgmt.core.resource import Parent, ResourceType
 from mgmt.network import release_ips
+from mgmt.vm.cascade import vms_in_use
 from mgmt.vm.messages import VmInstanceInventory, VmNicInventory
 from mgmt.vm.models import VmInstanceRow, VmNicRow
 
@@ -134,8 +137,19 @@ VM_INSTANCE = ResourceType(
     "vm-instances",
     VmInstanceRow,
     VmInstanceInventory,
-    # references, not owners: deleting an image or an offering leaves its VMs
+    # where it runs: deleting its zone, cluster, host, root volume's primary storage or
+    # default L3 network deletes it (Permissive: vetoed, naming the VMs; ``cascade.py``)
     parents=(
+        Parent("Zone", VmInstanceRow.zone_uuid, "zone", "vmInstances", shared_use=True),
+        Parent("Cluster", VmInstanceRow.cluster_uuid, "cluster", "vmInstances", shared_use=True),
+        Parent("Host", VmInstanceRow.host_uuid, "host", "vmInstances", shared_use=True),
+        Parent(
+            "PrimaryStorage",
+            VmInstanceRow.root_primary_storage_uuid,
+            relation="rootPrimaryStorage",
+            children="vmInstances",
+        ),
+        # references, not owners: deleting an image or an offering leaves its VMs
         Parent(
             "Image",
             VmInstanceRow.image_uuid,
@@ -157,11 +171,11 @@ VM_INSTANCE = ResourceType(
             VmInstanceRow.default_l3_network_uuid,
             relation="defaultL3Network",
             children="vmInstances",
-            cascade=False,
             shared_use=True,
         ),
     ),
     quota=VM_NUM,
+    check=vms_in_use,
     unqueryable=frozenset({"vmNics"}),
     inventory_of=inventory,
     inventories_of=inventories,
@@ -184,13 +198,8 @@ VM_NIC = ResourceType(
             children="vmNics",
             cascade=False,
         ),
-        Parent(
-            "L3Network",
-            VmNicRow.l3_network_uuid,
-            relation="l3Network",
-            children="vmNics",
-            cascade=False,
-        ),
+        # a NIC on a deleted L3 network goes with it (its IP with the L3's)
+        Parent("L3Network", VmNicRow.l3_network_uuid, relation="l3Network", children="vmNics"),
     ),
     owner=None,
     admin_only_reads=True,
