@@ -42,3 +42,7 @@ class AgentReported(Message):
     kind: str = Field(description="The report model's name, e.g. VmStateChangedReport.")
     report: dict[str, Any]
     receivedBy: str = Field(default="", description="Which frontend took the report.")
+
+    def sync_signature(self) -> str:
+        # in order per host, but never behind the host's own operations (a reconnect)
+        return f"agent-report:{self.hostUuid}"
