@@ -108,7 +108,12 @@ from mgmt.frontend.audit import AuditWriter
 from mgmt.frontend.auth import Authenticator
 from mgmt.frontend.reads import ReadContext
 from mgmt.frontend.rest import WriteContext
-from mgmt.host import HOST_BACKENDS, HOST_CONNECT_EXTENSIONS, HOST_OBSERVERS
+from mgmt.host import (
+    HOST_BACKENDS,
+    HOST_CONNECT_EXTENSIONS,
+    HOST_OBSERVERS,
+    HOST_STATUS_EXTENSIONS,
+)
 from mgmt.host import models as _host_models  # noqa: F401
 from mgmt.host.module import MODULE as HOST
 from mgmt.identity.admin import AdminPassword, PasswordSource, bootstrap_admin
@@ -173,6 +178,7 @@ EXTENSION_POINTS: tuple[ExtensionPoint[Any], ...] = (
     HOST_BACKENDS,
     HOST_OBSERVERS,
     HOST_CONNECT_EXTENSIONS,
+    HOST_STATUS_EXTENSIONS,
     HOST_FILTERS,
     HOST_STRATEGIES,
     PRIMARY_STORAGE_DETACH_CHECKS,
@@ -312,8 +318,9 @@ class ManagementNode:
             if self.settings.admin_password
             else None,
         )
-        await self.runtime.start()
-        await self.gconfig.start()
+        # global config loads before the node joins: partition scanners (the host pinger)
+        # read it from their first scan, which runs as soon as a partition is ours
+        await self.runtime.start(before_join=self.gconfig.start)
         for runner in self.runners:
             await runner.start()
 
@@ -409,7 +416,7 @@ def build_node(
     types = modules.types()
     # in-tree plugins first, then external ones; each claims the points it implements
     plugins = PluginRegistry(EXTENSION_POINTS)
-    early = PluginParts(db, tags, agents, plugins, test_hooks=settings.test_hooks)
+    early = PluginParts(db, tags, agents, plugins, test_hooks=settings.test_hooks, bus=runtime.bus)
     node_only = [p for m in modules.modules for p in m.plugins(early)]
     in_tree: list[Plugin] = [
         ResourceCascades(types),

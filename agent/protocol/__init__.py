@@ -71,6 +71,7 @@ from agent.protocol.vm import (
     StopVm,
     StopVmReply,
     VmPowerState,
+    VmStateChangedReport,
 )
 from agent.protocol.volume import (
     AttachVolume,
@@ -200,5 +201,6 @@ __all__ = [
     "UnrealizeL2Network",
     "UnrealizeL2NetworkReply",
     "VmPowerState",
+    "VmStateChangedReport",
     "command_by_name",
 ]

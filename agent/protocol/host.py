@@ -44,6 +44,9 @@ class ConnectHost(AgentCommand):
     memoryCapacity: int | None = Field(
         default=None, ge=1, description="Simulator: bytes of memory to have."
     )
+    # Added with VM state sync (additive, optional): where the agent POSTs its change
+    # reports (``VmStateChangedReport``); empty: the agent reports nothing
+    reportUrl: str = ""
 
 
 class LocalStorage(BaseModel):

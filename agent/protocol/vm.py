@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.protocol.base import AgentCommand, AgentReply
 
@@ -120,3 +120,16 @@ class GetVmStates(AgentCommand):
     path: ClassVar[str] = "/vm/states"
     reply_type: ClassVar[type[AgentReply]] = GetVmStatesReply
     vmUuids: list[str] = Field(default_factory=list)
+
+
+class VmStateChangedReport(BaseModel):
+    """A change the agent saw on its own (a guest shut down, crashed, or a VM appeared):
+    POSTed to the ``reportUrl`` of the last ``ConnectHost``. A report only wakes the
+    host owner's sync, which reads the host's VMs again (``GetVmStates``): a lost or stale
+    report costs nothing but the wait for the next periodic sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hostUuid: str
+    vmUuid: str = ""
+    powerState: VmPowerState = VmPowerState.UNKNOWN

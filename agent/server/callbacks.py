@@ -28,7 +28,15 @@ class CallbackSender:
         headers = {TASK_UUID_HEADER: task_uuid, "Content-Type": "application/json"}
         if resource_uuid:
             headers[RESOURCE_UUID_HEADER] = resource_uuid
-        body = json.dumps(reply)
+        return await self._deliver(url, json.dumps(reply), headers, task_uuid)
+
+    async def report(self, url: str, report: dict[str, Any]) -> bool:
+        """POST a change report (no task: ``VmStateChangedReport``), retried like a reply."""
+        return await self._deliver(
+            url, json.dumps(report), {"Content-Type": "application/json"}, "report"
+        )
+
+    async def _deliver(self, url: str, body: str, headers: dict[str, str], task_uuid: str) -> bool:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + self._retry_seconds
         delay = 0.2

@@ -15,6 +15,7 @@ import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Literal
 
 import httpx
 from fastapi import FastAPI, Request
@@ -36,6 +37,8 @@ from agent.protocol import (
     MigrateVmReply,
     MountPrimaryStorage,
     UnmountPrimaryStorage,
+    VmPowerState,
+    VmStateChangedReport,
 )
 from agent.server import AgentEndpoint, CallbackSender, TaskRegistry
 from agent.sim import storage
@@ -83,7 +86,7 @@ def create_app(settings: SimSettings, initial_hosts: int = 0) -> FastAPI:
     Gauge("zcloud_sim_hosts", "Simulated hosts", registry=registry).set_function(lambda: len(hosts))
     endpoint = AgentEndpoint(
         registry,
-        callbacks=CallbackSender(settings.callback_retry_seconds),
+        callbacks=(callbacks := CallbackSender(settings.callback_retry_seconds)),
         tasks=TaskRegistry(settings.task_retention, settings.task_ttl),
         max_body_bytes=settings.max_body_bytes,
     )
@@ -122,7 +125,7 @@ def create_app(settings: SimSettings, initial_hosts: int = 0) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    _admin_routes(app, hosts, new_host, armed, initial_hosts)
+    _admin_routes(app, hosts, new_host, armed, initial_hosts, callbacks)
 
     @app.get("/sim/runs")
     async def run_counts(taskUuid: str | None = None) -> dict[str, object]:
@@ -197,9 +200,11 @@ def _admin_routes(
     new_host: Callable[[HostSpec], SimHost],
     armed: dict[str, list[Fault]],
     initial_hosts: int,
+    callbacks: CallbackSender,
 ) -> None:
-    """Hosts and faults: what tests and operators drive the simulator with; the
-    ``initial_hosts`` are made here, before the app serves anything."""
+    """Hosts, faults and VM changes: what tests and operators drive the simulator with;
+    the ``initial_hosts`` are made here, before the app serves anything."""
+    _vm_change_routes(app, hosts, callbacks)
     for _ in range(initial_hosts):
         new_host(HostSpec())
 
@@ -264,6 +269,39 @@ def _admin_routes(
     @app.post("/sim/crash")
     async def crash_process() -> None:
         os._exit(137)  # a process crash, on purpose: no clean-up, no flush
+
+
+class VmChange(BaseModel):
+    """What ``POST /sim/hosts/{h}/vms/{vm}/state`` makes happen on the host's own."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["Running", "Paused", "Stopped", "Gone"]
+    cpuNum: int = Field(default=1, ge=1, description="A VM that appears: its vCPUs.")
+    memoryBytes: int = Field(default=1 << 30, ge=1, description="A VM that appears: memory.")
+    report: bool = Field(default=True, description="POST a change report to management.")
+
+
+def _vm_change_routes(app: FastAPI, hosts: dict[str, SimHost], callbacks: CallbackSender) -> None:
+    """A VM stops, crashes, pauses or appears on its own, as a guest would; the host
+    reports it to the ``reportUrl`` it was connected with (in the background: the change
+    stands whether or not management hears of it)."""
+    sending: set[asyncio.Task[bool]] = set()
+
+    @app.post("/sim/hosts/{host_uuid}/vms/{vm_uuid}/state")
+    async def change_vm(host_uuid: str, vm_uuid: str, change: VmChange) -> Response:
+        host = hosts.get(host_uuid)
+        if host is None:
+            return _not_found("host")
+        host.set_vm_state(vm_uuid, change.state, change.cpuNum, change.memoryBytes)
+        vm = host.vms.get(vm_uuid)
+        power = vm.state if vm is not None else VmPowerState.UNKNOWN
+        reported = bool(change.report and host.report_url)
+        if reported:
+            body = VmStateChangedReport(hostUuid=host_uuid, vmUuid=vm_uuid, powerState=power)
+            task = asyncio.create_task(callbacks.report(host.report_url, body.model_dump()))
+            sending.add(task)
+            task.add_done_callback(sending.discard)
+        return JSONResponse({**host.detail(), "reported": reported})
 
 
 def _host_override(

@@ -54,6 +54,8 @@ def _echo(host: SimHost, cmd: Echo) -> AgentReply:
 
 def _connect(host: SimHost, cmd: ConnectHost) -> AgentReply:
     host.resize(cmd.cpuCapacity, cmd.memoryCapacity)
+    if cmd.reportUrl:
+        host.report_url = cmd.reportUrl
     return ConnectHostReply(
         hostUuid=host.uuid,
         hypervisorType="Simulator",

@@ -97,6 +97,8 @@ class SimHost:
     volumes: dict[str, SimVolume] = field(default_factory=dict)
     snapshots: dict[str, SimSnapshot] = field(default_factory=dict)
     plugged: dict[str, str] = field(default_factory=dict)
+    #: where change reports go (the last ``ConnectHost``'s ``reportUrl``; empty: nowhere)
+    report_url: str = ""
 
     def take_fault(self, command: str, path: str = "") -> Fault | None:
         """The first fault matching ``command`` (and ``path``), counted as used once."""
@@ -229,6 +231,24 @@ class SimHost:
         if vm is not None and vm.state is not VmPowerState.STOPPED:
             self.cpu_used -= vm.cpu
             self.memory_used -= vm.memory
+
+    def set_vm_state(self, vm_uuid: str, state: str, cpu: int, memory: int) -> None:
+        """A change on the host's own (a guest shut down, crashed, or a VM appeared):
+        ``state`` is a power state, or ``Gone`` (undefined). Capacity follows, unchecked:
+        the hypervisor did it, nobody asked."""
+        vm = self.vms.get(vm_uuid)
+        if state == "Gone":
+            self.destroy_vm(vm_uuid)
+            return
+        target = VmPowerState(state)
+        if vm is None:
+            vm = self.vms[vm_uuid] = SimVm(vm_uuid, "", cpu, memory, VmPowerState.STOPPED)
+        if vm.state is VmPowerState.STOPPED and target is not VmPowerState.STOPPED:
+            self.cpu_used += vm.cpu
+            self.memory_used += vm.memory
+        elif target is VmPowerState.STOPPED and vm.state is not VmPowerState.STOPPED:
+            self._release(vm)
+        vm.state = target
 
     def summary(self) -> dict[str, object]:
         return {

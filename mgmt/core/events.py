@@ -28,6 +28,9 @@ class ResourceEvent(Event):
     jobUuid: str = Field(default="", description="The API job.")
     at: datetime = Field(description="When (database time of the node).")
     inventory: dict[str, Any] | None = Field(default=None, description="The resource after.")
+    reason: str = Field(
+        default="", description="Why, when no API call did it (e.g. a VM state sync)."
+    )
 
     @classmethod
     def topic(cls) -> str:

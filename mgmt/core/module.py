@@ -114,6 +114,8 @@ class PluginParts(BaseParts):
     plugins: PluginRegistry
     #: ``ZCLOUD_TEST_HOOKS``: register the test-only fault hooks
     test_hooks: bool = False
+    #: the node's bus (a plugin publishing events, e.g. the VM service's connect step)
+    bus: Bus | None = None
 
 
 def _none(_: Any) -> Sequence[Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Protocol
 
 from mgmt.core.bus import Bus, HandlerTable, PartitionConsumer, Transport
@@ -90,8 +90,12 @@ class NodeRuntime:
     def owned(self) -> frozenset[int]:
         return frozenset(self._consumers)
 
-    async def start(self) -> None:
+    async def start(self, before_join: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Start the bus, run ``before_join`` (what partition listeners need loaded, such
+        as global config: no partition is ours until the node joins), then join."""
         await self.bus.start()
+        if before_join is not None:
+            await before_join()
         self.bus.transport.add_connection_listener(self._connection_changed)
         self._rebalancer = asyncio.create_task(self._rebalance_loop(), name="rebalancer")
         await self.membership.start()

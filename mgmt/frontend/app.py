@@ -2,7 +2,8 @@
 
 Serves ``/health`` (the process is up), ``/ready`` (database answers and the bus is
 connected), ``/metrics`` (Prometheus), ``/docs`` (the API reference) and
-``POST /v1/agent/callbacks`` (agent replies, handed to the resource's owner over the bus).
+``POST /v1/agent/callbacks`` (agent replies, handed to the resource's owner over the bus)
+and ``POST /v1/agent/reports`` (agents' change reports, handed to the host's owner).
 The process entry point owns the database and bus handles and passes them in.
 """
 
@@ -18,8 +19,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import exc as sa_exc
 
 from agent.protocol import TASK_UUID_HEADER
-from mgmt.core.agenttasks import receive_callback
-from mgmt.core.agenttasks.client import CALLBACK_PATH
+from mgmt.core.agenttasks import receive_callback, receive_report
+from mgmt.core.agenttasks.client import CALLBACK_PATH, REPORT_PATH
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
 from mgmt.core.errors import Codes, TemporaryError, error, is_transient
@@ -175,6 +176,16 @@ def create_app(ctx: FrontendContext) -> FastAPI:
                 task_uuid=request.headers.get(TASK_UUID_HEADER),
                 details=outcome.body,
             )
+        return JSONResponse(outcome.body, status_code=outcome.status_code)
+
+    @app.post(REPORT_PATH, include_in_schema=False)
+    async def agent_report(request: Request) -> JSONResponse:
+        body = await request.body()
+        if len(body) > ctx.max_callback_bytes:
+            return JSONResponse({"error": {"code": "SYS.1004", "details": "body too large"}}, 413)
+        outcome = await receive_report(ctx.bus, body=body, received_by=ctx.node_id)
+        if outcome.status_code >= 400:
+            log.warning("report.rejected", status=outcome.status_code, details=outcome.body)
         return JSONResponse(outcome.body, status_code=outcome.status_code)
 
     return app

@@ -141,7 +141,11 @@ class AuditMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith("/v1/") or path == "/v1/agent/callbacks":
+        if (
+            scope["type"] != "http"
+            or not path.startswith("/v1/")
+            or path in ("/v1/agent/callbacks", "/v1/agent/reports")
+        ):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -1,12 +1,19 @@
 """Host service: hosts in clusters, the connect handshake, hypervisor backends. Public
-surface: its messages, its inventory, the ``HOST_BACKENDS`` and ``HOST_OBSERVERS``
-and ``HOST_CONNECT_EXTENSIONS`` extension points, what other services may read of hosts
-(``HostDisk``; ``connected_hosts``: a cluster's hosts as their backend reaches them) and
+surface: its messages, its inventory, the ``HOST_BACKENDS``, ``HOST_OBSERVERS``,
+``HOST_CONNECT_EXTENSIONS`` and ``HOST_STATUS_EXTENSIONS`` extension points, what other
+services may read of hosts
+(``HostDisk``; ``connected_hosts``: a cluster's hosts as their backend reaches them;
+``hosts_at_run_time``: the Connected and Disconnected ones) and
 the names of its capacity counters (``CPU_COUNTER``, ``MEMORY_COUNTER``: what the allocator
 reserves)."""
 
 from mgmt.host.backends import HOST_BACKENDS, HostAccess, HostBackend
-from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS, HostConnectExtension
+from mgmt.host.extensions import (
+    HOST_CONNECT_EXTENSIONS,
+    HOST_STATUS_EXTENSIONS,
+    HostConnectExtension,
+    HostStatusExtension,
+)
 from mgmt.host.extensions import Backends as HostBackends
 from mgmt.host.flows.handshake import HostConnectCtx
 from mgmt.host.messages import (
@@ -21,10 +28,13 @@ from mgmt.host.messages import (
 )
 from mgmt.host.reads import (
     HOST_OBSERVERS,
+    HostAtRunTime,
     HostDisk,
     HostObserver,
     connected_hosts,
+    host_access,
     host_disks,
+    hosts_at_run_time,
     hosts_in_clusters,
 )
 from mgmt.host.resources import CPU as CPU_COUNTER
@@ -36,11 +46,13 @@ __all__ = [
     "HOST_BACKENDS",
     "HOST_CONNECT_EXTENSIONS",
     "HOST_OBSERVERS",
+    "HOST_STATUS_EXTENSIONS",
     "MEMORY_COUNTER",
     "AddHost",
     "ChangeHostState",
     "DeleteHost",
     "HostAccess",
+    "HostAtRunTime",
     "HostBackend",
     "HostBackends",
     "HostConnectCtx",
@@ -49,9 +61,12 @@ __all__ = [
     "HostInventory",
     "HostObserver",
     "HostReply",
+    "HostStatusExtension",
     "ReconnectHost",
     "UpdateHost",
     "connected_hosts",
+    "host_access",
     "host_disks",
+    "hosts_at_run_time",
     "hosts_in_clusters",
 ]

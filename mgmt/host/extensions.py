@@ -1,12 +1,14 @@
 """``HOST_CONNECT_EXTENSIONS``: steps other services add to the connect handshake.
+``HOST_STATUS_EXTENSIONS``: what other services do when the pinger disconnects a host.
 
 The storage service mounts the shared primary storage of a host's cluster this way: a
-host joining a cluster with NFS attached mounts it before it is Connected.
+host joining a cluster with NFS attached mounts it before it is Connected. The VM service
+reconciles the host's VMs in the handshake and makes them Unknown on a disconnect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from mgmt.core.flow import Step
@@ -36,4 +38,22 @@ HOST_CONNECT_EXTENSIONS: ExtensionPoint[HostConnectExtension] = ExtensionPoint(
     Kind.OBSERVER,
     "Every extension's steps, in registration order, after define-capacity in the add and "
     "reconnect flows; a step's failure fails the handshake.",
+)
+
+
+class HostStatusExtension(Protocol):
+    """Hears that the host pinger disconnected a host (after the status is committed)."""
+
+    def host_disconnected(self, host_uuid: str, reason: str) -> Awaitable[None]:
+        """Called once per disconnect on the host's owner; one that raises is logged and
+        the others still run. Work that must not be lost is level-triggered elsewhere too
+        (a node may die between the disconnect and this call)."""
+        ...
+
+
+HOST_STATUS_EXTENSIONS: ExtensionPoint[HostStatusExtension] = ExtensionPoint(
+    "host.status-extension",
+    HostStatusExtension,
+    Kind.OBSERVER,
+    "Every extension, in registration order, after the pinger disconnects a host.",
 )

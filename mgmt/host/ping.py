@@ -3,7 +3,8 @@
 Each node pings the hosts of the partitions it owns (``HostPinger``, a partition listener:
 when partitions move, the new owner pings the moved hosts from its next round) with the
 sync ``HeartbeatHost``. A Connected host that misses ``host.ping.maxFailure`` pings in a row
-is Disconnected (event ``HostStatusChanged``); a Disconnected host that answers is
+is Disconnected (event ``HostStatusChanged``, then the ``HOST_STATUS_EXTENSIONS``: the
+VM service makes its VMs Unknown); a Disconnected host that answers is
 reconnected by the ``ReconnectHost`` operation (the whole handshake: capacity and VM list
 read again), and stays Disconnected if that fails. An agent that answers but no longer
 knows the host (it restarted: no host UUID in its reply, or a 404 for the host) has lost
@@ -15,7 +16,7 @@ starts from zero, so a take-over can only delay a disconnect, never invent one.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
 
@@ -32,6 +33,7 @@ from mgmt.core.logging import get_logger
 from mgmt.core.messages import Event
 from mgmt.core.scanner import PartitionScanner
 from mgmt.host.backends import HostBackend
+from mgmt.host.extensions import HostStatusExtension
 from mgmt.host.models import HostRow
 from mgmt.host.reads import access_of
 from mgmt.host.states import Status
@@ -96,6 +98,7 @@ class HostPinger(PartitionScanner):
         agents: AgentClient,
         backends: Callable[[str], HostBackend],
         reconnect: Callable[[str], Awaitable[None]],
+        status_extensions: Sequence[HostStatusExtension] = (),
     ) -> None:
         super().__init__(float(PING_INTERVAL.default))
         self._db = db
@@ -104,6 +107,7 @@ class HostPinger(PartitionScanner):
         self._agents = agents
         self._backends = backends
         self._reconnect = reconnect
+        self._status_extensions = status_extensions
         self._misses: dict[str, int] = {}
         self._reconnecting: set[str] = set()
 
@@ -187,6 +191,11 @@ class HostPinger(PartitionScanner):
             reason = f"{misses} pings missed; last: {error}"
             log.warning("host.disconnected", host=row.uuid, reason=reason)
             await self._event(row.uuid, Status.CONNECTED, Status.DISCONNECTED, reason)
+            for extension in self._status_extensions:
+                try:
+                    await extension.host_disconnected(row.uuid, reason)
+                except Exception as exc:
+                    log.warning("host.disconnect_extension_failed", host=row.uuid, error=repr(exc))
 
     async def _back(self, row: HostRow, status: str) -> None:
         """A Disconnected host answers, or an agent forgot its host: reconnect it (the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
@@ -34,6 +35,8 @@ class HostDisk:
     status: str
     #: bytes of local disk the agent reported (``HostFacts``)
     local_storage_bytes: int
+    #: the account that owns the host (the admin's): who hears of its stranger VMs
+    owner_account_uuid: str = ""
 
 
 def _of(row: HostRow) -> HostDisk:
@@ -47,6 +50,7 @@ def _of(row: HostRow) -> HostDisk:
         state=row.host_state,
         status=row.state,
         local_storage_bytes=row.local_storage_bytes,
+        owner_account_uuid=row.owner_account_uuid,
     )
 
 
@@ -88,6 +92,43 @@ async def connected_hosts(s: AsyncSession, cluster_uuid: str) -> list[HostAccess
         .order_by(HostRow.uuid)
     )
     return [access_of(r) for r in rows]
+
+
+async def host_access(s: AsyncSession, uuids: Sequence[str]) -> dict[str, HostAccess]:
+    """These hosts as their backend reaches them, whatever their status (a clean-up that
+    must reach a Disconnected host tries, and the GC queue retries)."""
+    if not uuids:
+        return {}
+    rows = await s.scalars(select(HostRow).where(HostRow.uuid.in_(list(uuids))))
+    return {r.uuid: access_of(r) for r in rows}
+
+
+@dataclass(frozen=True)
+class HostAtRunTime:
+    """A Connected or Disconnected host, for the services that follow hosts at run time
+    (the VM state sync)."""
+
+    access: HostAccess
+    #: Connected/Disconnected
+    status: str
+    owner_account_uuid: str
+    #: an operation (a reconnect) holds it
+    busy: bool
+    #: when its row last changed (a handshake writes it: the VMs were read then)
+    updated_at: datetime
+
+
+async def hosts_at_run_time(s: AsyncSession) -> list[HostAtRunTime]:
+    """Every Connected or Disconnected host."""
+    rows = await s.scalars(
+        select(HostRow).where(HostRow.state.in_((Status.CONNECTED, Status.DISCONNECTED)))
+    )
+    return [
+        HostAtRunTime(
+            access_of(r), r.state, r.owner_account_uuid, r.op_holder is not None, r.updated_at
+        )
+        for r in rows
+    ]
 
 
 class HostObserver(Protocol):

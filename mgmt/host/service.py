@@ -25,7 +25,7 @@ from mgmt.core.module import NodeParts
 from mgmt.core.node import PartitionListener
 from mgmt.core.states import StateCodes, StatefulOperation
 from mgmt.host.backends import HOST_BACKENDS, HostBackend
-from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS
+from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS, HOST_STATUS_EXTENSIONS
 from mgmt.host.flows.add import add_host_flow, ip_holder, ip_taken
 from mgmt.host.flows.handshake import HostConnectCtx, handshake_steps
 from mgmt.host.flows.reconnect import reconnect_host_flow, reconnect_operation
@@ -70,7 +70,13 @@ class HostService:
         self._add = add_host_flow(parts.db, parts.bus, self._hosts, steps(), settings.node_id)
         self._reconnect = reconnect_operation(reconnect_host_flow(steps()))
         self._pinger = HostPinger(
-            parts.db, parts.bus, parts.gconfig, parts.agents, backend, self.reconnect_host
+            parts.db,
+            parts.bus,
+            parts.gconfig,
+            parts.agents,
+            backend,
+            self.reconnect_host,
+            plugins.observers(HOST_STATUS_EXTENSIONS),
         )
 
     def handlers(self) -> dict[type[Message], Handler]:

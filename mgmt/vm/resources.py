@@ -6,7 +6,9 @@ allocation, its root volume's primary storage capacity (and row), its NICs' IPs 
 ``vm.num``, ``vm.cpuNum`` and ``vm.memorySize`` quotas (unless a Delay or Never destroy
 gave those back already: ``destroyed_at``); its data volumes are detached. The VM
 service's destroy flow runs first (the VM destroyed on its host), then this delete; an
-account's cascade runs only the hook."""
+account's cascade runs only the hook.
+Deleting where a VM runs (zone, cluster, host, primary storage, default L3) cascades to it:
+``cascade.py``."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from mgmt.core.counters import release
 from mgmt.core.quota import Quota
 from mgmt.core.resource import Parent, ResourceType
 from mgmt.network import release_ips
+from mgmt.vm.cascade import vms_in_use
 from mgmt.vm.messages import VmInstanceInventory, VmNicInventory
 from mgmt.vm.models import VmInstanceRow, VmNicRow
 from mgmt.volume import VolumeInventory, vm_volumes_gone, volumes_of
@@ -150,8 +153,19 @@ VM_INSTANCE = ResourceType(
     "vm-instances",
     VmInstanceRow,
     VmInstanceInventory,
-    # references, not owners: deleting an image or an offering leaves its VMs
+    # where it runs: deleting its zone, cluster, host, root volume's primary storage or
+    # default L3 network deletes it (Permissive: vetoed, naming the VMs; ``cascade.py``)
     parents=(
+        Parent("Zone", VmInstanceRow.zone_uuid, "zone", "vmInstances", shared_use=True),
+        Parent("Cluster", VmInstanceRow.cluster_uuid, "cluster", "vmInstances", shared_use=True),
+        Parent("Host", VmInstanceRow.host_uuid, "host", "vmInstances", shared_use=True),
+        Parent(
+            "PrimaryStorage",
+            VmInstanceRow.root_primary_storage_uuid,
+            relation="rootPrimaryStorage",
+            children="vmInstances",
+        ),
+        # references, not owners: deleting an image or an offering leaves its VMs
         Parent(
             "Image",
             VmInstanceRow.image_uuid,
@@ -173,11 +187,11 @@ VM_INSTANCE = ResourceType(
             VmInstanceRow.default_l3_network_uuid,
             relation="defaultL3Network",
             children="vmInstances",
-            cascade=False,
             shared_use=True,
         ),
     ),
     quota=VM_TOTAL,
+    check=vms_in_use,
     unqueryable=frozenset({"vmNics", "allVolumes"}),
     inventory_of=inventory,
     inventories_of=inventories,
@@ -200,13 +214,8 @@ VM_NIC = ResourceType(
             children="vmNics",
             cascade=False,
         ),
-        Parent(
-            "L3Network",
-            VmNicRow.l3_network_uuid,
-            relation="l3Network",
-            children="vmNics",
-            cascade=False,
-        ),
+        # a NIC on a deleted L3 network goes with it (its IP with the L3's)
+        Parent("L3Network", VmNicRow.l3_network_uuid, relation="l3Network", children="vmNics"),
     ),
     owner=None,
     admin_only_reads=True,

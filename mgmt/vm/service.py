@@ -2,7 +2,8 @@
 
 Creates run the strategy's create flow (``flows/create.py``); every other operation runs
 under the VM state machine (``StatefulRunner``: 409 naming the state and the operations
-allowed now when it may not begin). Messages about one VM are routed by its UUID, so its
+allowed now when it may not begin). The VM state sync (``sync.py``) runs per host owner.
+Messages about one VM are routed by its UUID, so its
 operations queue in order on its partition's owner; different VMs run in parallel.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mgmt.allocator import HostAllocator
+from mgmt.core.agenttasks import AgentReported
 from mgmt.core.api import ApiCodes, caller_of, invalid_field
 from mgmt.core.bus import HandlerContext
 from mgmt.core.bus.dispatch import Handler
@@ -24,7 +26,7 @@ from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
 from mgmt.core.node import PartitionListener
 from mgmt.core.states import StateCodes, StatefulOperation, illegal
-from mgmt.host import HOST_BACKENDS, connected_hosts, host_disks
+from mgmt.host import HOST_BACKENDS, HostAtRunTime, connected_hosts, host_disks
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
 from mgmt.vm.config import DELETION_POLICY, DIRECT
 from mgmt.vm.expunge import VmExpungeTracker
@@ -44,6 +46,7 @@ from mgmt.vm.flows.resume import resume_operation
 from mgmt.vm.flows.start import start_operations
 from mgmt.vm.flows.steps import VmCtx
 from mgmt.vm.flows.stop import stop_operation
+from mgmt.vm.flows.sync import sync_host_flow
 from mgmt.vm.messages import (
     ChangeInstanceOffering,
     CreateVmInstance,
@@ -60,8 +63,10 @@ from mgmt.vm.messages import (
     VmInstanceReply,
 )
 from mgmt.vm.models import VmInstanceRow
+from mgmt.vm.reconcile import VmReconciler
 from mgmt.vm.resources import inventory, nics_of
 from mgmt.vm.states import CHANGE_OFFERING, NO_HOT_PLUG, START, VM_STATES, VmState
+from mgmt.vm.sync import VmSyncer
 
 
 def static_ips(tags: Sequence[str], l3s: Sequence[str]) -> dict[str, str]:
@@ -151,6 +156,16 @@ class VmService:
         self._recover = recover_operation(parts.db)
         self._expunge = expunge_operation(parts.db)
         self._tracker = VmExpungeTracker(parts.db, parts.bus, parts.gconfig, self.expunge_vm)
+        reconciler = VmReconciler(parts.db, parts.bus)
+        self._sync = sync_host_flow(reconciler, agents)
+
+        def host_agent_url(host: HostAtRunTime) -> str:
+            backend = plugins.strategy(HOST_BACKENDS, host.access.hypervisorType)
+            return backend.agent_url(host.access)
+
+        self._syncer = VmSyncer(
+            parts.db, parts.bus, parts.gconfig, parts.engine, self._sync, reconciler, host_agent_url
+        )
 
     def handlers(self) -> dict[type[Message], Handler]:
         return {
@@ -165,10 +180,11 @@ class VmService:
             ChangeInstanceOffering: self.change_offering,
             RecoverVmInstance: self.recover,
             ExpungeVmInstance: self.expunge,
+            AgentReported: self._syncer.on_report,
         }
 
     def partition_listeners(self) -> Sequence[PartitionListener]:
-        return (self._tracker,)
+        return (self._tracker, self._syncer)
 
     def stateful_operations(self) -> Sequence[StatefulOperation[Any]]:
         # the create flows hold the VM they insert (start by insertion): registering them
@@ -191,7 +207,7 @@ class VmService:
         )
 
     def flows(self) -> Sequence[FlowDef[Any]]:
-        return [op.flow for op in self.stateful_operations()]
+        return [*(op.flow for op in self.stateful_operations()), self._sync]
 
     async def create(self, msg: CreateVmInstance, ctx: HandlerContext) -> VmInstanceReply:
         request = msg if msg.jobUuid else msg.model_copy(update={"jobUuid": ctx.message_id})

@@ -34,7 +34,7 @@ _PROSE_ROUTE = re.compile(r"`(GET|POST|PUT|DELETE|PATCH) (/[^\s`?]*)")
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 _ASSIGN = re.compile(r"^([A-Z][A-Z0-9_]*)='([^']*)'$")
 #: routes outside the API's document: agents POST their replies here (docs/agent-protocol.md)
-_NOT_API = {"/v1/agent/callbacks"}
+_NOT_API = {"/v1/agent/callbacks", "/v1/agent/reports"}
 #: the process and client commands that are not API names
 _COMMANDS = {"login", "logout", "apis", "zql", "up", "mgmt", "api", "agent", "bench", "db", "admin"}
 

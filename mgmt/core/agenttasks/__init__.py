@@ -8,9 +8,9 @@ re-attaching), ``receiver`` (the callback endpoint's logic, run by API frontends
 """
 
 from mgmt.core.agenttasks.client import AgentCall, AgentClient, AgentHttpError
-from mgmt.core.agenttasks.messages import AgentTaskCompleted
+from mgmt.core.agenttasks.messages import AgentReported, AgentTaskCompleted
 from mgmt.core.agenttasks.models import AgentTaskRow, TaskStatus
-from mgmt.core.agenttasks.receiver import CallbackOutcome, receive_callback
+from mgmt.core.agenttasks.receiver import CallbackOutcome, receive_callback, receive_report
 from mgmt.core.agenttasks.service import AgentTaskService, TaskOutcome
 from mgmt.core.agenttasks.step import FLOW_STEP_KIND, AgentStep, run_task, task_uuid_of
 
@@ -19,6 +19,7 @@ __all__ = [
     "AgentCall",
     "AgentClient",
     "AgentHttpError",
+    "AgentReported",
     "AgentStep",
     "AgentTaskCompleted",
     "AgentTaskRow",
@@ -27,6 +28,7 @@ __all__ = [
     "TaskOutcome",
     "TaskStatus",
     "receive_callback",
+    "receive_report",
     "run_task",
     "task_uuid_of",
 ]

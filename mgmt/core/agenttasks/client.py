@@ -41,6 +41,8 @@ log = get_logger(__name__)
 ReplyT = TypeVar("ReplyT", bound=AgentReply)
 
 CALLBACK_PATH = "/v1/agent/callbacks"
+#: where agents POST change reports (``ConnectHost.reportUrl``)
+REPORT_PATH = "/v1/agent/reports"
 
 
 class AgentHttpError(ZCloudError):
@@ -79,6 +81,7 @@ class AgentClient:
         self._node_id = node_id
         self._partitions = partitions
         self.callback_url = callback_base_url.rstrip("/") + CALLBACK_PATH
+        self.report_url = callback_base_url.rstrip("/") + REPORT_PATH
         self._default_timeout = default_timeout
 
     async def send(

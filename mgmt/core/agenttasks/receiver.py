@@ -4,6 +4,9 @@ An agent POSTs a reply with ``X-Task-UUID``. The receiver checks the task exists
 pending, validates the reply against the command's reply model, and publishes
 ``AgentTaskCompleted`` on the resource's partition, so the current owner finishes the task
 whichever node sent it. A duplicate of a finished task is acknowledged and ignored.
+
+A change report (``receive_report``, no task) is validated and published as
+``AgentReported`` on the partition of the host it names.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from agent.protocol import command_by_name
-from mgmt.core.agenttasks.messages import AgentTaskCompleted
+from agent.protocol import VmStateChangedReport, command_by_name
+from mgmt.core.agenttasks.messages import AgentReported, AgentTaskCompleted
 from mgmt.core.agenttasks.models import AgentTaskRow, TaskStatus
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
@@ -70,6 +73,32 @@ async def receive_callback(
                 resourceUuid=row.resource_uuid,
                 taskUuid=task_uuid,
                 reply=reply,
+                receivedBy=received_by,
+            )
+        )
+    except ZCloudError as exc:
+        return CallbackOutcome(503, {"error": exc.error.model_dump()})
+    return CallbackOutcome(202, {"status": "accepted"})
+
+
+async def receive_report(bus: Bus, *, body: bytes, received_by: str) -> CallbackOutcome:
+    """A ``VmStateChangedReport``: 400 naming the field when it does not validate, 202
+    once the host's owner has it on its queue (503 when the bus cannot take it)."""
+    try:
+        report = VmStateChangedReport.model_validate_json(body)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        return _bad(f"body.{fields}" if fields else "body", "not a VmStateChangedReport")
+    try:
+        uuid.UUID(report.hostUuid)
+    except ValueError:
+        return _bad("body.hostUuid", "not a UUID")
+    try:
+        await bus.send(
+            AgentReported(
+                hostUuid=report.hostUuid,
+                kind=type(report).__name__,
+                report=report.model_dump(mode="json"),
                 receivedBy=received_by,
             )
         )

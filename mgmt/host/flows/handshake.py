@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import update
 
 from agent.protocol import ConnectHostReply, GetVmStates, HostFacts
@@ -55,6 +55,8 @@ class HostConnectCtx(BaseModel):
     architecture: str = ""
     localStorageBytes: int = 0
     vmCount: int = 0
+    #: what ``sync-vms`` read: VM uuid → power state (for the connect extensions)
+    vmStates: dict[str, str] = Field(default_factory=dict)
 
     def access(self) -> HostAccess:
         return HostAccess(
@@ -98,6 +100,8 @@ class Connect(Step[HostConnectCtx]):
         backend = self.backends(ctx.hypervisorType)
         access = ctx.access()
         command = backend.connect_command(access, self.node_id)
+        if not command.reportUrl:  # where the agent reports changes on its own
+            command = command.model_copy(update={"reportUrl": self.agents.report_url})
         try:
             reply = await self.agents.call_sync(
                 backend.agent_url(access), command, ConnectHostReply, timeout=self.timeout
@@ -147,8 +151,9 @@ class CollectFacts(_HostCommand):
 
 
 class SyncVms(_HostCommand):
-    """The VMs the host runs (an empty list asks for all). Reconciling them with the
-    database is the VM service's, when it comes; the handshake records how many."""
+    """The VMs the host runs (an empty list asks for all). The handshake records how
+    many; the states stay on the context, where the VM service's connect step reconciles
+    them with the database."""
 
     name = "sync-vms"
 
@@ -156,7 +161,9 @@ class SyncVms(_HostCommand):
         return AgentCall(self.url(ctx), GetVmStates(vmUuids=[]), ctx.hostUuid)
 
     def merge(self, ctx: HostConnectCtx, reply: dict[str, Any]) -> None:
-        ctx.vmCount = len(reply.get("states") or {})
+        states = reply.get("states") or {}
+        ctx.vmCount = len(states)
+        ctx.vmStates = {str(k): str(v) for k, v in states.items()}
 
 
 class DefineCapacity(Step[HostConnectCtx]):

@@ -26,14 +26,19 @@ async def net_apis(cluster: LocalCluster) -> list[str]:
 
 
 async def _send(api: Api, method: str, path: str, **kw: Any) -> httpx.Response:
-    """One request, sent again if the connection broke (a write names its job with
-    ``X-Job-UUID``, so sending it again is the same request, never a second create)."""
+    """One request, sent again if the connection broke or the frontend answered "briefly
+    unavailable, retry" (``SYS.1007``: its database connections ran out under load; a write
+    names its job with ``X-Job-UUID``, so sending it again is the same request, never a
+    second create)."""
 
     async def attempt() -> httpx.Response | None:
         try:
-            return await api.call(method, path, **kw)
+            resp = await api.call(method, path, **kw)
         except httpx.TransportError:
             return None
+        if resp.status_code == 503 and "SYS.1007" in resp.text:
+            return None
+        return resp
 
     sent: httpx.Response = await eventually(attempt, timeout=120, interval=0.5)
     return sent

@@ -91,9 +91,16 @@ async def _host(admin: Api, cluster: str, name: str, ip: str, cpu: int, memory: 
 
 
 async def make_env(
-    cluster: LocalCluster, http: httpx.AsyncClient, hosts: int, memory: int, cidr: str
+    cluster: LocalCluster,
+    http: httpx.AsyncClient,
+    hosts: int,
+    memory: int,
+    cidr: str,
+    agent_timeout: int = 3,
 ) -> Env:
-    apis = await start_apis(cluster, ZCLOUD_AGENT_TIMEOUT="3", ZCLOUD_AGENT_POLL_AFTER="1")
+    apis = await start_apis(
+        cluster, ZCLOUD_AGENT_TIMEOUT=str(agent_timeout), ZCLOUD_AGENT_POLL_AFTER="1"
+    )
     sim = next(p for p in cluster.procs if p.name == "sim")
     nodes = [p for p in cluster.procs if p.name.startswith("node")]
     admin = await Api.login(http, apis[0], "admin", ADMIN_PASSWORD)
