@@ -10,6 +10,7 @@ makes is what an admin would make with the CLI.
 
 from __future__ import annotations
 
+import asyncio
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -176,6 +177,10 @@ def pieces(hosts: int, image_url: str) -> list[Piece]:
     ]
 
 
+#: how often an action refused because an operation holds the resource is sent again
+BUSY_RETRIES = 240
+
+
 class DemoError(Exception):
     pass
 
@@ -205,9 +210,31 @@ async def bootstrap(api_url: str, token: str, hosts: int, image_url: str) -> dic
             names[piece.key] = piece.name
             for action, body in [*((a, {}) for a in again), *piece.then(made)]:
                 path = f"/v1/{piece.collection}/{uuid}/actions/{action}"
-                job = {"X-Job-UUID": str(uuidlib.uuid4())}
-                _raise_for(await http.post(path, json=body, headers=job), piece)
+                _raise_for(await _act(http, path, body), piece)
     return names
+
+
+async def _act(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> httpx.Response:
+    """POST an action; one refused because the resource is mid-operation (a host its owner
+    is reconnecting already: the simulator restarted with the all-in-one) is sent again
+    once that operation ended."""
+    for _ in range(BUSY_RETRIES):
+        job = {"X-Job-UUID": str(uuidlib.uuid4())}
+        resp = await http.post(path, json=body, headers=job)
+        if not _busy(resp):
+            return resp
+        await asyncio.sleep(0.5)
+    return resp
+
+
+def _busy(resp: httpx.Response) -> bool:
+    """A 409 of the state machine allowing nothing now: another operation holds it."""
+    if resp.status_code != 409:
+        return False
+    err = resp.json().get("error") or {}
+    return bool(
+        err.get("code") == "STATE.1001" and not err.get("extra", {}).get("allowedOperations")
+    )
 
 
 def _raise_for(resp: httpx.Response, piece: Piece) -> None:

@@ -242,7 +242,7 @@ def _admin_routes(
         host = hosts.get(host_uuid)
         if host is None:
             return Response(status_code=204) if armed.pop(host_uuid, None) else _not_found("host")
-        host.faults.clear()
+        host.clear_faults()
         return Response(status_code=204)
 
     @app.post("/sim/faults")
@@ -255,7 +255,7 @@ def _admin_routes(
     async def clear_faults_everywhere() -> Response:
         armed.clear()
         for host in hosts.values():
-            host.faults.clear()
+            host.clear_faults()
         return Response(status_code=204)
 
     @app.post("/sim/hosts/{host_uuid}/recover")
@@ -396,7 +396,7 @@ def _backup_storage_routes(
         armed_stores.pop(bs_uuid, None)
         store = stores.get(bs_uuid)
         if store is not None:
-            store.faults.clear()
+            store.clear_faults()
         return Response(status_code=204)
 
     @app.get("/sim/backup-storage/{bs_uuid}")

@@ -192,6 +192,8 @@ async def execute(
     reply_type = type(command).reply_type
     if fault is not None and fault.action is FaultAction.DELAY:
         await asyncio.sleep(fault.seconds)
+    if fault is not None and fault.action is FaultAction.HOLD:
+        await host.held(fault)
     if fault is not None and fault.action is FaultAction.HANG:
         # never answers: the caller's deadline passes first (the task stays Running here)
         await asyncio.sleep(fault.seconds or 3600)

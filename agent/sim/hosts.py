@@ -6,6 +6,7 @@ many commands run at once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -25,6 +26,9 @@ class FaultAction(StrEnum):
     HANG = "hang"
     #: answer twice: the callback is POSTed two times (receivers must ignore the second)
     DUPLICATE_CALLBACK = "duplicate_callback"
+    #: run the command only once the fault is cleared: a test holds an operation in flight
+    #: for exactly as long as it needs (the fault stays listed, spent, until cleared)
+    HOLD = "hold"
 
 
 class Fault(BaseModel):
@@ -99,17 +103,36 @@ class SimHost:
     plugged: dict[str, str] = field(default_factory=dict)
     #: where change reports go (the last ``ConnectHost``'s ``reportUrl``; empty: nowhere)
     report_url: str = ""
+    #: set when the faults are cleared (what a held command waits for)
+    cleared: asyncio.Event = field(default_factory=asyncio.Event)
 
     def take_fault(self, command: str, path: str = "") -> Fault | None:
         """The first fault matching ``command`` (and ``path``), counted as used once."""
         for fault in self.faults:
+            if fault.times == 0:
+                continue  # a spent hold, listed until cleared
             if fault.command in ("*", command) and fault.path in (None, path):
                 if fault.times is not None:
                     fault.times -= 1
-                    if fault.times <= 0:
+                    if fault.times <= 0 and fault.action is not FaultAction.HOLD:
                         self.faults.remove(fault)
                 return fault
         return None
+
+    def holds(self, fault: Fault) -> bool:
+        """Whether a ``hold`` fault still holds its command (it has not been cleared)."""
+        return any(f is fault for f in self.faults)
+
+    async def held(self, fault: Fault) -> None:
+        """Wait until ``fault`` is cleared (a ``hold``)."""
+        while self.holds(fault):
+            await self.cleared.wait()
+
+    def clear_faults(self) -> None:
+        """Remove every fault and release the commands they hold."""
+        self.faults.clear()
+        self.cleared.set()
+        self.cleared = asyncio.Event()
 
     def is_silent(self, command: str, path: str = "") -> bool:
         return any(

@@ -156,12 +156,13 @@ async def test_each_sync_rule(env: Env, db: Database, events: Events) -> None:
     assert await _free_memory(env, h1) == HOST_MEMORY - 2 * GiB
 
     # an operation in flight is left alone whatever the host says meanwhile
-    await env.fault(h1, command="StopVm", action="delay", seconds=6, times=1)
+    await env.fault(h1, command="StopVm", action="hold", times=1)
     stopping = asyncio.create_task(env.action(busy, "stop"))
     await _until(env, busy, "Stopping", "the stop began")
     await _on_host(env, h1, busy, "Paused")
     await _after_syncs(env, h1, 2)
     assert await _state(env, busy) == "Stopping"
+    await env.clear_faults(h1)  # the held StopVm runs now
     assert (await stopping).json()["inventory"]["state"] == "Stopped"
     assert not events.of("VmStateChanged", busy)
 

@@ -3,11 +3,13 @@ follows every change, and the admin endpoint answers whether a report was sent."
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from agent.protocol import VmPowerState
 from agent.sim.app import create_app
-from agent.sim.hosts import SimHost
+from agent.sim.hosts import Fault, FaultAction, SimHost
 from agent.sim.settings import SimSettings
 
 GiB = 1 << 30
@@ -41,3 +43,17 @@ async def test_the_endpoint_reports_only_when_connected_with_a_report_url() -> N
         missing = await client.post("/sim/hosts/nope/vms/v1/state", json={"state": "Gone"})
         assert missing.status_code == 404
     await app.state.endpoint.close()
+
+
+async def test_a_hold_fault_holds_until_cleared_and_affects_times_commands() -> None:
+    host = SimHost("h", cpu=4, memory=8 * GiB)
+    host.faults.append(Fault(command="StopVm", action=FaultAction.HOLD, times=1))
+    held = host.take_fault("StopVm")
+    assert held is not None and host.holds(held)
+    assert host.take_fault("StopVm") is None  # spent: the next StopVm runs at once
+    waiting = asyncio.create_task(host.held(held))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    host.clear_faults()
+    await waiting
+    assert not host.holds(held)
