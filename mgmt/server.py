@@ -22,6 +22,7 @@ from mgmt.app import ManagementNode, admin_line, build_api, build_node, make_tra
 from mgmt.core.bus import Bus
 from mgmt.core.db import Database
 from mgmt.core.db.migrate import upgrade
+from mgmt.core.errors import is_transient
 from mgmt.core.logging import get_logger
 from mgmt.core.metrics import BusMetrics
 from mgmt.core.shutdown import Shutdown
@@ -169,12 +170,15 @@ def node_health_app(node: ManagementNode) -> FastAPI:
 async def start_db(settings: Settings, *, migrate: bool) -> Database:
     db = Database(settings.db_url, pool_size=settings.db_pool_size)
     if migrate:
-        # A database that is still starting is the normal case in a fresh deployment.
+        # A database that is still starting is the normal case in a fresh deployment, and
+        # one out of connections for a moment (SQLSTATE 53300) a normal one under load.
         for attempt in range(60):
             try:
                 await upgrade(db)
                 break
-            except OSError as exc:
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
                 log.warning("db.not_ready", error=str(exc), attempt=attempt)
                 await asyncio.sleep(1.0)
         else:

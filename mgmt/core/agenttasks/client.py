@@ -143,6 +143,30 @@ class AgentClient:
         else:
             log.info("agent_task.reattached_running", task_uuid=row.task_uuid)
 
+    async def still_running(self, task_uuid: str) -> bool:
+        """Whether the agent may still be running task ``task_uuid``: never sent, done or
+        refused — no; timed out or pending here — ask the agent (``GET /tasks/{uuid}``):
+        unknown to it or done — no, running — yes. Raises ``AgentHttpError`` when the agent
+        cannot say (unreachable, or an answer that is not a task status)."""
+        row = await self.load(task_uuid)
+        if row is None or row.status in (RowStatus.DONE, RowStatus.FAILED):
+            return False
+        try:
+            resp = await self._http.get(f"{row.agent_url}/tasks/{row.task_uuid}", timeout=5.0)
+        except httpx.HTTPError as exc:
+            raise AgentHttpError(
+                error(Codes.AGENT_UNREACHABLE, f"{row.command} on host {row.host_uuid}: {exc!r}")
+            ) from exc
+        if resp.status_code == 404:
+            return False
+        try:
+            status = TaskStatus.model_validate_json(resp.content)
+        except ValueError as exc:
+            raise AgentHttpError(
+                error(Codes.AGENT_ERROR, f"{row.command}: HTTP {resp.status_code} from the agent")
+            ) from exc
+        return status.state != TaskState.DONE
+
     async def _record(
         self,
         task_uuid: str,

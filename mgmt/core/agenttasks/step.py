@@ -25,8 +25,10 @@ Guarantees:
   Agents never run a task UUID twice, so the command runs once.
 - **Rollback** sends ``compensation(ctx, reply)`` under its own derived UUID (phase
   ``rollback``, or ``gc:<job>`` when the GC queue retries it); ``reply`` is None when the
-  node died inside the run (``Interrupt.ROLLBACK``): compensate for a command that may
-  have run.
+  command may have run without a reply here — the node died inside the run
+  (``Interrupt.ROLLBACK``), or the task passed its deadline (``OperationTimeout``: the
+  flow's rollback then undoes this failed step too, ``undo_on_timeout``). Such an undo
+  first waits for the command to end on its agent (``settle``), so it never overtakes it.
 - **Errors are explicit.** A reply with ``success: false`` raises ``PermanentError``, or
   ``TemporaryError`` when the agent marked it ``retryable``; an unreachable agent, a task
   the agent does not know and a task past its deadline raise ``TemporaryError``. The
@@ -36,14 +38,23 @@ Guarantees:
 from __future__ import annotations
 
 import asyncio
+import time
+from dataclasses import replace
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from mgmt.core.agenttasks.client import AgentCall, AgentClient
+from mgmt.core.agenttasks.client import AgentCall, AgentClient, AgentHttpError
 from mgmt.core.agenttasks.models import TaskStatus
 from mgmt.core.agenttasks.service import TaskOutcome
-from mgmt.core.errors import Codes, ErrorCode, PermanentError, TemporaryError, error
+from mgmt.core.errors import (
+    Codes,
+    ErrorCode,
+    OperationTimeout,
+    PermanentError,
+    TemporaryError,
+    error,
+)
 from mgmt.core.flow import RetryPolicy, Step, StepAttempt, current_attempt
 
 C = TypeVar("C", bound=BaseModel)
@@ -56,6 +67,11 @@ class AgentStep(Step[C], Generic[C]):
     """A step whose work is one agent command (see the module docstring)."""
 
     retry: ClassVar[RetryPolicy] = RetryPolicy(max_attempts=3, initial_delay=1.0)
+    #: a command that timed out may have run: the flow's rollback undoes this step too
+    undo_on_timeout: ClassVar[bool] = True
+    #: how long a rollback waits for a timed-out command to end on its agent (``settle``);
+    #: past it the rollback goes to the GC queue, which settles again on each retry
+    settle_timeout: ClassVar[float] = 10.0
     #: How often a waiting step re-reads the task row, s: it notices an outcome finished on
     #: another node (the partition moved) without a wake-up here.
     poll_interval: ClassVar[float] = 2.0
@@ -83,8 +99,37 @@ class AgentStep(Step[C], Generic[C]):
     async def rollback(self, ctx: C, result: Any) -> None:
         reply = result.get("reply") if isinstance(result, dict) else None
         call = self.compensation(ctx, reply)
-        if call is not None:
-            await self.execute(call)
+        if call is None:
+            return
+        if reply is None:  # the command may have run, or may be running still
+            await self.settle()
+        await self.execute(call)
+
+    async def settle(self) -> None:
+        """Wait until no ``run`` attempt of this step is still running on its agent, so an
+        undo never overtakes the command it undoes (a task past its deadline here may
+        still be running there). Waits up to ``settle_timeout`` seconds, then raises
+        ``TemporaryError``: the rollback is retried (by the GC queue, with back-off) —
+        as it is when the agent cannot say."""
+        attempt = current_attempt()
+        tasks = [
+            task_uuid_of(replace(attempt, phase="run", attempt=i))
+            for i in range(1, self.retry.max_attempts + 1)
+        ]
+        deadline = time.monotonic() + self.settle_timeout
+        for task in tasks:
+            while True:
+                try:
+                    running = await self.agents.still_running(task)
+                except AgentHttpError as exc:
+                    raise TemporaryError(exc.error) from exc
+                if not running:
+                    break
+                if time.monotonic() > deadline:
+                    raise TemporaryError(
+                        error(Codes.AGENT_TIMEOUT, f"task {task} still running on its agent")
+                    )
+                await asyncio.sleep(self.poll_interval)
 
     def task_uuid(self, purpose: str = "") -> str:
         """The task UUID of the current attempt (inside ``run``/``rollback``)."""
@@ -161,6 +206,8 @@ def _reply_or_raise(outcome: TaskOutcome, call: AgentCall) -> dict[str, Any]:
     ).caused(cause)
     if outcome.reply is not None and not outcome.reply.get("retryable", False):
         raise PermanentError(err)  # the agent ran it and said no; it says when to retry
+    if outcome.status == TaskStatus.TIMED_OUT:
+        raise OperationTimeout(err)  # it may have run, or be running: a rollback undoes it
     # timed out, unreachable, unknown to the agent, or a failure the agent called transient
     raise TemporaryError(err)
 

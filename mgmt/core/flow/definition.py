@@ -68,13 +68,16 @@ class Step(Generic[C]):
     undoes ``run`` given its result; it is called for steps whose run completed, in reverse
     order, and is retried by the GC queue when it fails. When a flow declared
     ``Interrupt.ROLLBACK`` loses its node in the middle of a step, that step's rollback is
-    called with ``result=None``: undo whatever the interrupted run may have done.
+    called with ``result=None``: undo whatever the interrupted run may have done. So is the
+    rollback of a step with ``undo_on_timeout`` whose run failed with ``OperationTimeout``
+    (its work may have happened without an answer: an agent command past its deadline).
     ``no_rollback`` marks a step past the point of no return: it is never undone, and a
     flow interrupted after it is always resumed, never rolled back.
     """
 
     name: ClassVar[str] = ""
     no_rollback: ClassVar[bool] = False
+    undo_on_timeout: ClassVar[bool] = False
     retry: ClassVar[RetryPolicy] = RetryPolicy()
 
     @property

@@ -24,7 +24,15 @@ from typing import Any, Protocol, TypeVar
 import orjson
 from pydantic import BaseModel
 
-from mgmt.core.errors import Codes, ErrorCode, ZCloudError, error, is_transient, to_error_code
+from mgmt.core.errors import (
+    Codes,
+    ErrorCode,
+    OperationTimeout,
+    ZCloudError,
+    error,
+    is_transient,
+    to_error_code,
+)
 from mgmt.core.flow.attempt import StepAttempt, executing
 from mgmt.core.flow.definition import FlowDef, FlowRegistry, Interrupt, Step, SubFlow
 from mgmt.core.flow.errors import FlowCodes
@@ -88,9 +96,11 @@ _Slot = asyncio.Future[FlowRecord | None]
 
 
 class _StepFailed(Exception):
-    def __init__(self, err: ErrorCode) -> None:
+    def __init__(self, err: ErrorCode, *, maybe_done: bool = False) -> None:
         super().__init__(err.details)
         self.error = err
+        #: the step's work may have happened (it timed out): its rollback runs too
+        self.maybe_done = maybe_done
 
 
 class FlowEngine:
@@ -349,6 +359,8 @@ class FlowEngine:
                     rec.state = FlowState.FAILED
                 else:
                     rec.state = FlowState.ROLLING_BACK
+                    if failed.maybe_done:
+                        rec.results.append({"step": step.step_name, "result": None})
                     rec.position = len(rec.results)
                 await self._save(rec, ctx)
                 await self._notify_after(rec, step.step_name, "run", ctx, ok=False)
@@ -426,7 +438,8 @@ class FlowEngine:
                 retry = is_transient(exc) and attempt < step.retry.max_attempts
                 self._record(rec, flow, name, "run", elapsed, exc, retrying=retry)
                 if not retry:
-                    raise _StepFailed(self._step_error(rec, name, exc)) from exc
+                    maybe = step.undo_on_timeout and isinstance(exc, OperationTimeout)
+                    raise _StepFailed(self._step_error(rec, name, exc), maybe_done=maybe) from exc
                 await asyncio.sleep(step.retry.delay(attempt, getattr(exc, "delay", None)))
                 continue
             self._record(rec, flow, name, "run", time.perf_counter() - started, None)

@@ -219,3 +219,45 @@ async def test_failed_cascade_cleanup_goes_to_the_gc_queue_visible_in_the_api_un
     # admin only: a caller without a session is refused
     anonymous = await topo.http.get(f"{topo.api.url}/v1/gc-jobs")
     assert anonymous.status_code == 401
+
+
+@pytest.fixture
+async def short_deadlines(cluster: LocalCluster) -> AsyncIterator[Topology]:
+    """The topology with 2 s agent task deadlines: a delayed command outlives its task."""
+    env = {"ZCLOUD_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    fast = {"ZCLOUD_AGENT_TIMEOUT": "2", "ZCLOUD_AGENT_POLL_AFTER": "1"}
+    api = cluster.api("api0", **env).start()
+    sim = cluster.sim(hosts=1).start()
+    node = cluster.mgmt("node0", ZCLOUD_CALLBACK_BASE_URL=api.url, **env, **fast).start()
+    for proc in (api, node):
+        await proc.wait_ready()
+    await sim.wait_ready("/health")
+    async with httpx.AsyncClient(timeout=30) as http:
+        hosts = [h["uuid"] for h in (await http.get(f"{sim.url}/sim/hosts")).json()["hosts"]]
+        await wait_settled([node], PARTITIONS)
+        yield Topology([node], api, sim, hosts, http)
+
+
+async def test_an_undo_waits_for_the_timed_out_command_it_undoes(
+    short_deadlines: Topology, client_bus: Bus, db: Database
+) -> None:
+    """Each ``StartVm`` attempt outlives its 2 s deadline and only then runs on the agent:
+    the rollback undoes the failed step too, after the last start has really run — so the
+    host ends with no VM, not with one started after its undo."""
+    topo = short_deadlines
+    host, vm = topo.hosts[0], str(uuid.uuid4())
+    before = await topo.sim_host(host)
+    await topo.fault(host, command="StartVm", action="delay", seconds=4, times=3)
+    reply = await client_bus.call(
+        RunDiagVmFlow(resourceUuid=vm, hostUuid=host, agentUrl=topo.agent_url(host)),
+        timeout=120,
+    )
+    assert reply.state == "RolledBack", reply.error
+    assert reply.error is not None and "SYS.1102" in reply.error  # the deadline
+    runs = await topo.runs(host)
+    assert runs["byPath"] == {"/vm/start": 3, "/vm/destroy": 1}, runs
+    after = await topo.sim_host(host)
+    assert after["vms"] == [], after["vms"]
+    assert (after["cpuUsed"], after["memoryUsed"]) == (before["cpuUsed"], before["memoryUsed"])
+    tasks = {t.command: t for t in await _task_rows(db, vm)}
+    assert tasks["DestroyVm"].status == "Done"
