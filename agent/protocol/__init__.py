@@ -87,6 +87,8 @@ from agent.protocol.volume import (
     ResizeVolumeReply,
     RevertSnapshot,
     RevertSnapshotReply,
+    UploadVolume,
+    UploadVolumeReply,
 )
 
 ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
@@ -119,6 +121,7 @@ ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
     CreateSnapshot,
     DeleteSnapshot,
     RevertSnapshot,
+    UploadVolume,
 )
 _BY_NAME = {c.command_name(): c for c in ALL_COMMANDS}
 
@@ -194,6 +197,8 @@ __all__ = [
     "UnmountPrimaryStorage",
     "UnrealizeL2Network",
     "UnrealizeL2NetworkReply",
+    "UploadVolume",
+    "UploadVolumeReply",
     "VmPowerState",
     "command_by_name",
 ]
