@@ -311,6 +311,16 @@ async def test_a_tenant_uses_volumes_on_shared_infrastructure(env: Env, db: Data
     assert over.status_code == 429, over.text
     attached = await action(tenant, vol["uuid"], "attach", vmInstanceUuid=vm["uuid"])
     assert attached.status_code == 200, attached.text
+    # growing past volume.capacity: 429, the volume and its capacity as they were
+    await env.admin.ok(
+        "POST",
+        f"/v1/accounts/{owner}/actions/update-quota",
+        json={"name": "volume.capacity", "value": GiB + GiB // 2},
+    )
+    at_one = await held(db)
+    grown = await action(tenant, vol["uuid"], "resize", size=2 * GiB)
+    assert grown.status_code == 429, grown.text
+    assert await held(db) == at_one
 
     # another account sees none of it and can touch none of it
     assert (await stranger.call("GET", f"{VOLUMES}/{vol['uuid']}")).status_code == 404
