@@ -90,6 +90,8 @@ from agent.protocol.volume import (
     ResizeVolumeReply,
     RevertSnapshot,
     RevertSnapshotReply,
+    UploadVolume,
+    UploadVolumeReply,
 )
 
 ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
@@ -123,6 +125,7 @@ ALL_COMMANDS: tuple[type[AgentCommand], ...] = (
     CreateSnapshot,
     DeleteSnapshot,
     RevertSnapshot,
+    UploadVolume,
 )
 _BY_NAME = {c.command_name(): c for c in ALL_COMMANDS}
 
@@ -200,6 +203,8 @@ __all__ = [
     "UnmountPrimaryStorage",
     "UnrealizeL2Network",
     "UnrealizeL2NetworkReply",
+    "UploadVolume",
+    "UploadVolumeReply",
     "VmPowerState",
     "VmStateChangedReport",
     "command_by_name",

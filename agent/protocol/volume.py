@@ -122,3 +122,24 @@ class RevertSnapshot(AgentCommand):
     reply_type: ClassVar[type[AgentReply]] = RevertSnapshotReply
     volumeUuid: str
     snapshotUuid: str
+
+
+class UploadVolumeReply(AgentReply):
+    installPath: str = ""
+    size: int = 0
+    actualSize: int = 0
+    md5Sum: str = ""
+
+
+class UploadVolume(AgentCommand):
+    """Copy a volume (or a snapshot of it, ``snapshotUuid``) to a backup storage as image
+    ``imageUuid`` at ``installPath`` (again: the same copy)."""
+
+    path: ClassVar[str] = "/volume/upload"
+    reply_type: ClassVar[type[AgentReply]] = UploadVolumeReply
+    volumeUuid: str
+    snapshotUuid: str = ""
+    imageUuid: str
+    backupStorageUuid: str
+    installPath: str
+    size: int = Field(ge=1)

@@ -4,6 +4,7 @@ are the host's, injected per command like every other command."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 
 from agent.protocol import (
@@ -25,6 +26,8 @@ from agent.protocol import (
     ResizeVolumeReply,
     RevertSnapshot,
     RevertSnapshotReply,
+    UploadVolume,
+    UploadVolumeReply,
 )
 from agent.sim.hosts import SimHost, SimSnapshot, SimVolume, VmError
 
@@ -93,6 +96,16 @@ def _revert(host: SimHost, cmd: RevertSnapshot) -> AgentReply:
     return RevertSnapshotReply(size=snap.size)
 
 
+def _upload(host: SimHost, cmd: UploadVolume) -> AgentReply:
+    """The copy is not kept (a backup storage deleting an unknown image succeeds)."""
+    if cmd.snapshotUuid and cmd.snapshotUuid not in host.snapshots:
+        raise VmError("SNAPSHOT_NOT_FOUND", f"snapshot {cmd.snapshotUuid} is not here")
+    digest = hashlib.md5(f"{cmd.volumeUuid}/{cmd.snapshotUuid}/{cmd.size}".encode()).hexdigest()
+    return UploadVolumeReply(
+        installPath=cmd.installPath, size=cmd.size, actualSize=cmd.size, md5Sum=digest
+    )
+
+
 VOLUME_HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]] = {
     CreateVolume: _create,  # type: ignore[dict-item]
     DeleteVolume: _delete,  # type: ignore[dict-item]
@@ -102,4 +115,5 @@ VOLUME_HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], Agen
     CreateSnapshot: _snapshot,  # type: ignore[dict-item]
     DeleteSnapshot: _delete_snapshot,  # type: ignore[dict-item]
     RevertSnapshot: _revert,  # type: ignore[dict-item]
+    UploadVolume: _upload,  # type: ignore[dict-item]
 }

@@ -151,4 +151,48 @@ class ChangeImageState(ApiRequest[ImageReply]):
     stateEvent: Literal["enable", "disable"] = Field(description="enable or disable.")
 
 
-API_MESSAGES = (AddImage, UpdateImage, DeleteImage, ChangeImageState)
+class CreateImageFromVolume(ApiRequest[ImageReply]):
+    """Make an image of a volume (``volumeUuid``) or of a snapshot of one
+    (``volumeSnapshotUuid``) in backup storage: a root volume's is a RootVolumeTemplate, a
+    data volume's a DataVolumeTemplate. The volume's host's agent uploads it to every
+    backup storage named; their capacity and ``image.size`` are taken for its size. A
+    volume with no bits yet (NotInstantiated) makes an empty image. A failure removes the
+    image: nothing is left."""
+
+    api = ApiSpec(
+        "create",
+        "images",
+        "Image",
+        "Create an image from a volume or snapshot",
+        variant="from-volume",
+        admin_only=True,
+    )
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "template-1",
+                    "volumeUuid": "<volume uuid>",
+                    "backupStorageUuids": ["<backup storage uuid>"],
+                }
+            ]
+        }
+    )
+
+    resourceUuid: str = Field(default="", max_length=64, description="Optional UUID to use.")
+    name: str = Field(min_length=1, max_length=255, description="Name of the image.")
+    description: str = Field(default="", max_length=2048, description="Free text.")
+    volumeUuid: str | None = Field(
+        default=None, pattern=UUID_PATTERN, description="The volume (or give a snapshot)."
+    )
+    volumeSnapshotUuid: str | None = Field(
+        default=None, pattern=UUID_PATTERN, description="The snapshot (or give a volume)."
+    )
+    platform: Platform = Field(default="Linux", description="Linux, Windows or Other.")
+    guestOsType: str | None = Field(default=None, max_length=64, description="Guest OS.")
+    backupStorageUuids: list[BsUuid] = Field(
+        min_length=1, max_length=16, description="The backup storages to upload it to."
+    )
+
+
+API_MESSAGES = (AddImage, UpdateImage, DeleteImage, ChangeImageState, CreateImageFromVolume)

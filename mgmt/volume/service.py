@@ -154,6 +154,7 @@ class VolumeService:
                 raise invalid_field("size", f"{msg.size} is not larger than {row.size}: grow only")
             start = await self._ctx(s, row, None)
             start.newSize = msg.size
+            start.isAdmin = caller_of(msg).isAdmin
         await self._run(self._resize, start, ctx)
         return await self._reply(msg.resourceUuid)
 

@@ -63,6 +63,18 @@ class Target(BaseModel):
     installPath: str
 
 
+class UploadSource(BaseModel):
+    """An image made from a volume or a snapshot: what its host's agent uploads."""
+
+    volumeUuid: str
+    snapshotUuid: str = ""
+    hostUuid: str = ""
+    agentUrl: str = ""
+    #: bytes to copy (0: an empty image, nothing is sent)
+    size: int = 0
+    mediaType: str = "RootVolumeTemplate"
+
+
 class AddImageCtx(BaseModel):
     imageUuid: str
     ownerAccountUuid: str
@@ -76,6 +88,8 @@ class AddImageCtx(BaseModel):
     actualSize: int = 0
     md5Sum: str = ""
     installPaths: dict[str, str] = Field(default_factory=dict)
+    #: an image of a volume (``CreateImageFromVolume``); None: downloaded from ``url``
+    source: UploadSource | None = None
 
 
 class CreateImageRow(Step[AddImageCtx]):
@@ -87,8 +101,15 @@ class CreateImageRow(Step[AddImageCtx]):
         self.images = images
         self.node = node
 
+    def values(self, ctx: AddImageCtx, msg: Any) -> dict[str, Any]:
+        """The row's columns the message does not name as its own."""
+        return {"media_type": msg.mediaType, "guest_os_type": msg.guestOsType}
+
+    def message(self, ctx: AddImageCtx) -> Any:
+        return AddImage.model_validate(ctx.request)
+
     async def run(self, ctx: AddImageCtx) -> Any:
-        msg = AddImage.model_validate(ctx.request)
+        msg = self.message(ctx)
         run_id = current_attempt().flow_uuid
         here = HandlerContext(
             self.bus, run_id, msg.resourceUuid, None, 1, self.bus.partition_of(run_id), self.node
@@ -98,12 +119,7 @@ class CreateImageRow(Step[AddImageCtx]):
                 s,
                 msg,
                 here,
-                values={
-                    "media_type": msg.mediaType,
-                    "guest_os_type": msg.guestOsType,
-                    "status": "Downloading",
-                    "state": "Enabled",
-                },
+                values={**self.values(ctx, msg), "status": "Downloading", "state": "Enabled"},
             )
             now = utcnow()
             for t in ctx.targets:

@@ -48,7 +48,9 @@ class ReserveGrowth(Step[VolumeCtx]):
                     one = f"{rid}/{j}"
                     await reserve(s, str(owner), str(name), grow, one)
                     taken.append(one)
-                await quota.consume(s, row.owner_account_uuid, VOLUME_CAPACITY, grow)
+                await quota.consume(
+                    s, row.owner_account_uuid, VOLUME_CAPACITY, grow, is_admin=ctx.isAdmin
+                )
                 row.reservation = ",".join([*reservations(row), *taken]) or None
                 row.updated_at = utcnow()
         return {"reservations": taken}

@@ -47,6 +47,8 @@ class VolumeCtx(BaseModel):
 
     volumeUuid: str
     accountUuid: str = ""
+    #: the caller is an admin (counted in quotas, not limited)
+    isAdmin: bool = False
     #: the create request (create flows only), as JSON
     request: dict[str, Any] | None = None
     size: int = 0

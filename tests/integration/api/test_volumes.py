@@ -311,6 +311,16 @@ async def test_a_tenant_uses_volumes_on_shared_infrastructure(env: Env, db: Data
     assert over.status_code == 429, over.text
     attached = await action(tenant, vol["uuid"], "attach", vmInstanceUuid=vm["uuid"])
     assert attached.status_code == 200, attached.text
+    # growing past volume.capacity: 429, the volume and its capacity as they were
+    await env.admin.ok(
+        "POST",
+        f"/v1/accounts/{owner}/actions/update-quota",
+        json={"name": "volume.capacity", "value": GiB + GiB // 2},
+    )
+    at_one = await held(db)
+    grown = await action(tenant, vol["uuid"], "resize", size=2 * GiB)
+    assert grown.status_code == 429, grown.text
+    assert await held(db) == at_one
 
     # another account sees none of it and can touch none of it
     assert (await stranger.call("GET", f"{VOLUMES}/{vol['uuid']}")).status_code == 404
@@ -426,3 +436,69 @@ async def test_recalculate_counts_volumes_and_snapshots_so_a_leak_is_drift(
     await env.admin.ok("DELETE", f"{VMS}/{vm['uuid']}")
     await env.admin.ok("DELETE", f"{VOLUMES}/{vol['uuid']}")
     assert set((await _recalculated(env, ps)).values()) == {0}
+
+
+IMAGES = "/v1/images"
+FROM_VOLUME = "/v1/images/from-volume"
+
+
+async def test_images_from_a_root_volume_and_a_snapshot(env: Env, db: Database) -> None:
+    found = await env.admin.ok("GET", "/v1/backup-storage", params={"q": "name=vbs"})
+    bs = found["inventories"][0]["uuid"]
+    images_before = len((await env.admin.ok("GET", IMAGES))["inventories"])
+    before = await held(db)
+    vm = (await env.admin.ok("POST", VMS, json=env.body(name="iv")))["inventory"]
+    root = vm["rootVolumeUuid"]
+    vol = (await env.admin.ok("POST", VOLUMES, json={"name": "i1", "diskSize": GiB}))["inventory"]
+    empty = await env.admin.ok(
+        "POST",
+        FROM_VOLUME,
+        json={"name": "e", "volumeUuid": vol["uuid"], "backupStorageUuids": [bs]},
+    )
+    assert (empty["inventory"]["size"], empty["inventory"]["status"]) == (0, "Ready")
+    assert empty["inventory"]["mediaType"] == "DataVolumeTemplate"
+    await action(env.admin, vol["uuid"], "attach", vmInstanceUuid=vm["uuid"])
+    snap = (await env.admin.ok("POST", SNAPSHOTS, json={"name": "is", "volumeUuid": vol["uuid"]}))[
+        "inventory"
+    ]
+    ready = await held(db)
+
+    # a fault uploading: the image is removed, nothing is left
+    await env.fault(vm["hostUuid"], command="UploadVolume", action="fail", error="bs gone")
+    failed = await env.admin.call(
+        "POST", FROM_VOLUME, json={"name": "f", "volumeUuid": root, "backupStorageUuids": [bs]}
+    )
+    assert failed.status_code >= 500 and "bs gone" in failed.text, failed.text
+    assert await held(db) == ready
+    assert len((await env.admin.ok("GET", IMAGES))["inventories"]) == images_before + 1
+    await env.clear_faults(vm["hostUuid"])
+
+    tpl = (
+        await env.admin.ok(
+            "POST", FROM_VOLUME, json={"name": "t", "volumeUuid": root, "backupStorageUuids": [bs]}
+        )
+    )["inventory"]
+    assert (tpl["mediaType"], tpl["size"], tpl["status"]) == (
+        "RootVolumeTemplate",
+        IMAGE_SIZE,
+        "Ready",
+    )
+    assert tpl["url"] == f"volume://{root}" and tpl["md5Sum"]
+    of_snap = (
+        await env.admin.ok(
+            "POST",
+            FROM_VOLUME,
+            json={"name": "s", "volumeSnapshotUuid": snap["uuid"], "backupStorageUuids": [bs]},
+        )
+    )["inventory"]
+    assert (of_snap["mediaType"], of_snap["size"]) == ("DataVolumeTemplate", GiB)
+    taken = used(ready, await held(db))
+    assert taken == {(bs, "backupStorage.capacity"): IMAGE_SIZE + GiB}, taken
+    both = await env.admin.call("POST", FROM_VOLUME, json={"name": "b", "backupStorageUuids": [bs]})
+    assert both.status_code == 400 and "volumeUuid" in both.text, both.text
+
+    for image in (empty["inventory"], tpl, of_snap):
+        await env.admin.ok("DELETE", f"{IMAGES}/{image['uuid']}")
+    await env.admin.ok("DELETE", f"{VMS}/{vm['uuid']}")
+    await env.admin.ok("DELETE", f"{VOLUMES}/{vol['uuid']}")
+    assert await held(db) == before

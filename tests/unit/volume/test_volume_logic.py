@@ -18,6 +18,7 @@ from agent.protocol import (
     DetachVolume,
     ResizeVolume,
     RevertSnapshot,
+    UploadVolume,
 )
 from agent.sim.hosts import SimHost, SimVm, VmError
 from agent.sim.volumes import VOLUME_HANDLERS
@@ -132,3 +133,12 @@ def test_the_simulator_keeps_volumes_snapshots_and_plugs_exactly() -> None:
     _run(host, DeleteVolume(volumeUuid="v"))
     assert host.volumes == {} and host.snapshots == {}
     _run(host, DeleteVolume(volumeUuid="v"))  # unknown: fine
+
+
+def test_the_simulator_uploads_a_volume_or_a_snapshot_it_has() -> None:
+    host = SimHost(uuid="h", cpu=4, memory=8 << 30)
+    body = {"volumeUuid": "v", "imageUuid": "i", "backupStorageUuid": "b", "installPath": "/p"}
+    got = _run(host, UploadVolume(**body, size=7))
+    assert (got.installPath, got.size) == ("/p", 7) and len(got.md5Sum) == 32
+    with pytest.raises(VmError):
+        _run(host, UploadVolume(**body, snapshotUuid="nope", size=7))
