@@ -1,7 +1,8 @@
 """The all-in-one's demo environment: a small cloud made through the REST API on first start.
 
 ``zcloud up`` makes it unless ``--empty``: a zone, a Simulator cluster, hosts, a
-LocalStorage, an ImageStore with one image (a raw disk file the all-in-one writes and its
+LocalStorage and an NFS primary storage (shared by the hosts, so its VMs migrate), an
+ImageStore with one image (a raw disk file the all-in-one writes and its
 simulator serves, downloaded for real), networks with addresses and offerings. Each piece
 is looked up by name first and made only if missing, so a restart, or a start after a
 partial bootstrap, ends with one of each. The bootstrap is an ordinary API client: what it
@@ -105,6 +106,14 @@ def pieces(hosts: int, image_url: str) -> list[Piece]:
             "demo-local",
             "/v1/primary-storage/local",
             lambda m: {"name": "demo-local", "zoneUuid": m["zone"], "url": "/var/lib/zcloud"},
+            then=lambda m: [("attach-cluster", {"clusterUuid": m["cluster"]})],
+        ),
+        Piece(  # shared by the hosts: a VM whose root volume is here can migrate
+            "nfs",
+            "primary-storage",
+            "demo-nfs",
+            "/v1/primary-storage/nfs",
+            lambda m: {"name": "demo-nfs", "zoneUuid": m["zone"], "url": "127.0.0.1:/zcloud/nfs"},
             then=lambda m: [("attach-cluster", {"clusterUuid": m["cluster"]})],
         ),
         Piece(

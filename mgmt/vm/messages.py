@@ -131,6 +131,10 @@ class CreateVmInstance(ApiRequest[VmInstanceReply]):
     zoneUuid: str | None = _optional_uuid("Place it in this zone.")
     clusterUuid: str | None = _optional_uuid("Place it in this cluster.")
     hostUuid: str | None = _optional_uuid("Place it on this host (admins).")
+    primaryStorageUuidForRootVolume: str | None = _optional_uuid(
+        "Put its root volume on this primary storage (its own, shared with it or public); "
+        "only hosts of clusters it is attached to are candidates."
+    )
     platform: Literal["Linux", "Windows", "Other"] = Field(
         default="Linux", description="The guest platform."
     )

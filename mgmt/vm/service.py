@@ -225,6 +225,7 @@ class VmService:
             wantZoneUuid=msg.zoneUuid,
             wantClusterUuid=msg.clusterUuid,
             wantHostUuid=msg.hostUuid,
+            wantPrimaryStorageUuid=msg.primaryStorageUuidForRootVolume,
         )
         await self._engine.run(
             self._creates[msg.strategy],
@@ -283,6 +284,7 @@ class VmService:
             start.wantZoneUuid = placement.get("zoneUuid")
             start.wantClusterUuid = placement.get("clusterUuid")
             start.wantHostUuid = placement.get("hostUuid")
+            start.wantPrimaryStorageUuid = placement.get("primaryStorageUuid")
             await self._run(self._start_first, start, ctx)
         else:
             # its root volume is on its last host (LocalStorage): it starts there

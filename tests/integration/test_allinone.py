@@ -98,7 +98,7 @@ async def test_all_in_one_starts_with_nothing_configured_and_shows_a_cloud(
         written = (tmp_path / "var" / "files" / DEMO_IMAGE).read_bytes()
         md5 = hashlib.md5(written).hexdigest()
         assert first["image"] == [f"Ready {len(written)} {md5}"], first
-        assert first["capacity"] == ["True"], first  # LocalStorage: the hosts' disks
+        assert first["capacity"] == ["True", "True"], first  # the hosts' disks and the NFS
     finally:
         proc.kill(signal.SIGTERM)
         assert await proc.wait_exit(30) == 0

@@ -122,6 +122,7 @@ class CreateVmRow(Step[VmCtx]):
                             "zoneUuid": ctx.wantZoneUuid,
                             "clusterUuid": ctx.wantClusterUuid,
                             "hostUuid": ctx.wantHostUuid,
+                            "primaryStorageUuid": ctx.wantPrimaryStorageUuid,
                         }
                     ),
                     # designations are where to look, not where it is
@@ -182,6 +183,17 @@ class CreateVmRow(Step[VmCtx]):
                     field="hostUuid",
                 )
             )
+        ps = msg.primaryStorageUuidForRootVolume
+        if ps is not None:
+            ps_type = self.types.types["PrimaryStorage"]
+            found = await s.get(ps_type.table, ps)
+            if found is None or not (
+                ps_type.may_act(caller, found) or await shared_with(s, ps, caller.accountUuid)
+            ):
+                missing = not_found("PrimaryStorage", ps, field="primaryStorageUuidForRootVolume")
+                raise PermanentError(
+                    error(ApiCodes.INVALID_ARGUMENT, missing.details, **missing.extra)
+                )
         image = await image_disk(s, msg.imageUuid)
         if image is not None and image.status != "Ready":
             raise invalid_field("imageUuid", f"image {msg.imageUuid} is {image.status}, not Ready")

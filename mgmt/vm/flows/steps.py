@@ -65,6 +65,7 @@ class VmCtx(BaseModel):
     wantZoneUuid: str | None = None
     wantClusterUuid: str | None = None
     wantHostUuid: str | None = None
+    wantPrimaryStorageUuid: str | None = None
     #: where it is
     hostUuid: str | None = None
     clusterUuid: str | None = None
@@ -108,6 +109,7 @@ def _spec(ctx: VmCtx) -> AllocationSpec:
         zone_uuid=ctx.wantZoneUuid,
         cluster_uuid=ctx.wantClusterUuid,
         host_uuid=ctx.wantHostUuid,
+        primary_storage_uuid=ctx.wantPrimaryStorageUuid,
         instance_offering_uuid=ctx.instanceOfferingUuid,
     )
 
@@ -272,6 +274,8 @@ class ReserveRootVolumeCapacity(Step[VmCtx]):
     ) -> tuple[str | None, list[str]]:
         assert ctx.hostUuid is not None and ctx.clusterUuid is not None
         storages = await root_volume_storages(s, ctx.clusterUuid, ctx.hostUuid)
+        if ctx.wantPrimaryStorageUuid is not None:  # the allocator placed it where that is
+            storages = [ps for ps in storages if ps.uuid == ctx.wantPrimaryStorageUuid]
         if size <= 0:  # nothing to hold (an image of unknown size)
             return (storages[0].uuid if storages else None), []
         reasons: list[str] = []
