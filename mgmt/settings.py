@@ -125,6 +125,14 @@ class Settings(BaseSettings):
     api_job_retention: float = Field(
         default=86400.0, gt=0, description="Seconds an API job's result can be fetched."
     )
+    flow_retention: float = Field(
+        default=3 * 86400.0,
+        gt=0,
+        description="Finished flow runs, agent tasks and done GC jobs are deleted after, s.",
+    )
+    flow_purge_interval: float = Field(
+        default=300.0, gt=0, description="How often a node deletes them for its partitions, s."
+    )
     counter_check_interval: float = Field(
         default=60.0,
         gt=0,

@@ -11,6 +11,7 @@ from mgmt.core.flow.api import gc_readable
 from mgmt.core.gconfig.api import UpdateGlobalConfigValue
 from mgmt.core.gconfig.api import readables as gconfig_readables
 from mgmt.core.module import NodeParts, ServiceModule
+from mgmt.core.retention import FlowPurger
 from mgmt.core.sharing import API_MESSAGES as SHARING_APIS
 from mgmt.core.sharing import SharingService
 from mgmt.core.sharing import readables as sharing_readables
@@ -52,5 +53,16 @@ COUNTERS = ServiceModule(
     reads=lambda parts: counter_readables(),
 )
 
-#: the GC queue of failed rollbacks and clean-ups, readable by admins
-FLOWS = ServiceModule("flows", reads=lambda parts: [gc_readable()])
+#: the GC queue of failed rollbacks and clean-ups, readable by admins; the purger of what
+#: finished runs leave behind, per owned partition
+FLOWS = ServiceModule(
+    "flows",
+    reads=lambda parts: [gc_readable()],
+    listeners=lambda parts: [
+        FlowPurger(
+            parts.db,
+            retention=parts.settings.flow_retention,
+            interval=parts.settings.flow_purge_interval,
+        )
+    ],
+)
