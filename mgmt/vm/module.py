@@ -5,7 +5,7 @@ policy's global configs and the quotas ``vm.num``, ``vm.cpuNum`` and ``vm.memory
 from __future__ import annotations
 
 from mgmt.core.module import ServiceModule
-from mgmt.vm.config import VM_CONFIGS
+from mgmt.vm.config import HOSTNAME, VM_CONFIGS
 from mgmt.vm.messages import API_MESSAGES
 from mgmt.vm.resources import VM_CPU, VM_INSTANCE, VM_MEMORY, VM_NIC, VM_NUM
 from mgmt.vm.service import VmService
@@ -17,4 +17,5 @@ MODULE = ServiceModule(
     service=VmService,
     quotas={q.name: q.default for q in (VM_NUM, VM_CPU, VM_MEMORY)},
     global_configs=VM_CONFIGS,
+    tag_patterns=(HOSTNAME,),
 )
