@@ -237,7 +237,10 @@ async def test_owner_sigkilled_mid_migrate_ends_running_on_one_host_counters_exa
     memory = await _memory(env)
     assert (memory[where], memory[elsewhere]) == (7 * GiB, 8 * GiB), memory
     runs = (await env.http.get(f"{env.sim.url}/sim/runs")).json()
-    assert runs["byPath"].get("/vm/migrate") == 1, runs  # re-attached, never sent twice
+    # each task ran once: the node that took the run over re-attached to the move (and a
+    # move that outlived its deadline was moved back, under a task of its own)
+    assert set(runs["byTask"].values()) == {1}, runs
+    assert runs["byPath"].get("/vm/migrate") in (1, 2), runs
     await env.admin.ok("DELETE", f"{VMS}/{uuid}")
     assert await _memory(env) == {"h1": 8 * GiB, "h2": 8 * GiB}
 
