@@ -37,6 +37,8 @@ class StartVm(AgentCommand):
     name: str = ""
     cpuNum: int = Field(ge=1)
     memoryBytes: int = Field(ge=1)
+    #: the guest's host name (the VM's ``hostname::`` tag); "" when it has none
+    hostname: str = ""
 
 
 class StopVmReply(_VmReply):

@@ -44,7 +44,7 @@ from agent.server import AgentEndpoint, CallbackSender, TaskRegistry
 from agent.sim import storage
 from agent.sim.commands import Override, execute
 from agent.sim.hosts import Fault, FaultAction, SimHost
-from agent.sim.runs import RunCounts
+from agent.sim.runs import KeyedLocks, RunCounts
 from agent.sim.settings import SimSettings
 
 BACKUP_STORAGE_COMMANDS: frozenset[type[AgentCommand]] = frozenset(
@@ -100,8 +100,10 @@ def create_app(settings: SimSettings, initial_hosts: int = 0) -> FastAPI:
     app = FastAPI(title="zcloud simulator agent", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.hosts = hosts
     app.state.endpoint = endpoint
-    runs = RunCounts(settings.task_retention)
-    app.state.runs = runs
+    runs = app.state.runs = RunCounts(settings.task_retention)
+    #: one command per VM at a time, as a real agent serialises a domain's operations: a
+    #: rollback's command (a migration back, a destroy) waits for a delayed one to end
+    vm_locks = KeyedLocks()
 
     #: faults armed for hosts not made yet (a test breaking the connect of a host it is about
     #: to add): a host made under that UUID starts with them
@@ -159,7 +161,7 @@ def create_app(settings: SimSettings, initial_hosts: int = 0) -> FastAPI:
         async def run(cmd: AgentCommand) -> tuple[AgentReply, int]:
             # the endpoint calls this once per new task: a repeat of a known UUID never does
             runs.ran(node.uuid, command_type.path, task_uuid)
-            return await execute(node, cmd, fault, override(cmd))
+            return await _execute_in_turn(vm_locks, node, cmd, fault, override(cmd))
 
         return await endpoint.handle(request, command_type, run)
 
@@ -192,6 +194,22 @@ def create_app(settings: SimSettings, initial_hosts: int = 0) -> FastAPI:
     _backup_storage_routes(app, settings, serve, task_status, runs)
 
     return app
+
+
+async def _execute_in_turn(
+    locks: KeyedLocks,
+    node: SimHost,
+    cmd: AgentCommand,
+    fault: Fault | None,
+    override: Override | None,
+) -> tuple[AgentReply, int]:
+    """A command about a VM waits for the VM's command before it (a hung one excepted:
+    it never runs, so it holds nothing)."""
+    vm = getattr(cmd, "vmUuid", "")
+    if not vm or (fault is not None and fault.action is FaultAction.HANG):
+        return await execute(node, cmd, fault, override)
+    async with locks.hold(vm):
+        return await execute(node, cmd, fault, override)
 
 
 def _admin_routes(

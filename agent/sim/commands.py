@@ -105,7 +105,7 @@ def _capacity(host: SimHost, cmd: HostCapacity) -> AgentReply:
 
 
 def _start(host: SimHost, cmd: StartVm) -> AgentReply:
-    vm = host.start_vm(cmd.vmUuid, cmd.name, cmd.cpuNum, cmd.memoryBytes)
+    vm = host.start_vm(cmd.vmUuid, cmd.name, cmd.cpuNum, cmd.memoryBytes, cmd.hostname)
     return StartVmReply(vmUuid=vm.uuid, powerState=vm.state)
 
 

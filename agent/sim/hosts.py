@@ -59,6 +59,7 @@ class SimVm:
     cpu: int
     memory: int
     state: VmPowerState = VmPowerState.RUNNING
+    hostname: str = ""
 
 
 @dataclass
@@ -171,7 +172,7 @@ class SimHost:
             raise VmError("NOT_FOUND", f"no VM {vm_uuid} on host {self.uuid}")
         return vm
 
-    def start_vm(self, vm_uuid: str, name: str, cpu: int, memory: int) -> SimVm:
+    def start_vm(self, vm_uuid: str, name: str, cpu: int, memory: int, hostname: str = "") -> SimVm:
         vm = self.vms.get(vm_uuid)
         if vm is not None and vm.state is VmPowerState.RUNNING:
             return vm
@@ -188,9 +189,10 @@ class SimHost:
         self.cpu_used += cpu
         self.memory_used += memory
         if vm is None:
-            vm = self.vms[vm_uuid] = SimVm(vm_uuid, name, cpu, memory)
+            vm = self.vms[vm_uuid] = SimVm(vm_uuid, name, cpu, memory, hostname=hostname)
         else:
             vm.cpu, vm.memory, vm.state = cpu, memory, VmPowerState.RUNNING
+            vm.hostname = hostname
         return vm
 
     def stop_vm(self, vm_uuid: str) -> SimVm:
@@ -295,6 +297,7 @@ class SimHost:
                     "cpuNum": v.cpu,
                     "memoryBytes": v.memory,
                     "powerState": v.state,
+                    "hostname": v.hostname,
                 }
                 for v in self.vms.values()
             ],

@@ -1,4 +1,5 @@
-"""How many times the simulator ran each command: per task UUID and per command path.
+"""How many times the simulator ran each command: per task UUID and per command path;
+and the per-VM locks that run one command of a VM at a time (``KeyedLocks``).
 
 What tests assert "ran exactly once" on (a resumed flow step must re-attach to its task, not
 send it again), and what an operator reads in a fault drill. Counted when a command starts
@@ -8,7 +9,10 @@ agent answered from its task memory does not count; an injected failure does (it
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter, OrderedDict
+from collections.abc import AsyncIterator
 
 
 class RunCounts:
@@ -47,3 +51,24 @@ class RunCounts:
         else:
             by_task = dict(self._by_task)
         return {"byPath": by_path, "byTask": by_task}
+
+
+class KeyedLocks:
+    """An ``asyncio.Lock`` per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
-from mgmt.core.api import ApiRequest, ApiSpec, DeleteMode, delete_mode, uuid_ref
-from mgmt.core.messages import Reply
+from mgmt.core.api import ApiRequest, ApiSpec, CallerContext, DeleteMode, delete_mode, uuid_ref
+from mgmt.core.messages import Reply, Request
 
 HostState = Literal["Enabled", "Disabled", "PreMaintenance", "Maintenance"]
 HostStatus = Literal["Connecting", "Connected", "Disconnected"]
@@ -160,14 +160,36 @@ class ReconnectHost(ApiRequest[HostReply]):
 
 
 class ChangeHostState(ApiRequest[HostReply]):
-    """Enable or disable a host (a disabled host gets no new VMs)."""
+    """Enable or disable a host (a disabled host gets no new VMs), or put it in
+    maintenance (``maintain``: PreMaintenance — no new VMs — while its VMs are migrated
+    away, or stopped when they cannot move, then Maintenance; ``enable`` ends it)."""
 
     api = ApiSpec(
         "action", "hosts", "Host", "Change a host's state", action="change-state", admin_only=True
     )
     model_config = ConfigDict(json_schema_extra={"examples": [{"stateEvent": "disable"}]})
 
-    stateEvent: Literal["enable", "disable"] = Field(description="enable or disable.")
+    stateEvent: Literal["enable", "disable", "maintain"] = Field(
+        description="enable, disable or maintain."
+    )
+
+
+class EvacuateHostReply(Reply):
+    migrated: list[str] = Field(default_factory=list, description="VMs moved to other hosts.")
+    stopped: list[str] = Field(default_factory=list, description="VMs that could not move.")
+    failed: list[str] = Field(default_factory=list, description="VMs left as they were.")
+
+
+class EvacuateHost(Request[EvacuateHostReply]):
+    """Sent by a host's maintenance to whichever service runs VMs (the VM service handles
+    it): move every VM off the host — migrate it, else stop it. Its own sync signature,
+    so it never waits behind the host's operation that sent it."""
+
+    resourceUuid: str
+    caller: CallerContext
+
+    def sync_signature(self) -> str:
+        return f"evacuate/{self.resourceUuid}"
 
 
 API_MESSAGES = (AddHost, UpdateHost, DeleteHost, ReconnectHost, ChangeHostState)

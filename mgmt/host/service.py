@@ -20,6 +20,7 @@ from mgmt.core.bus.dispatch import Handler
 from mgmt.core.db import utcnow
 from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import FlowDef
+from mgmt.core.logging import get_logger
 from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
 from mgmt.core.node import PartitionListener
@@ -29,12 +30,14 @@ from mgmt.host.extensions import HOST_CONNECT_EXTENSIONS, HOST_STATUS_EXTENSIONS
 from mgmt.host.flows.add import add_host_flow, ip_holder, ip_taken
 from mgmt.host.flows.handshake import HostConnectCtx, handshake_steps
 from mgmt.host.flows.reconnect import reconnect_host_flow, reconnect_operation
-from mgmt.host.messages import AddHost, ChangeHostState, HostReply, ReconnectHost
+from mgmt.host.messages import AddHost, ChangeHostState, EvacuateHost, HostReply, ReconnectHost
 from mgmt.host.models import HostRow
 from mgmt.host.ping import HostPinger
 from mgmt.host.reads import HOST_OBSERVERS
 from mgmt.host.resources import inventory
-from mgmt.host.states import CONNECT, HOST_STATUS, STATE_EVENTS
+from mgmt.host.states import CONNECT, HOST_STATUS, MAINTAIN, STATE_EVENTS, State
+
+log = get_logger(__name__)
 
 
 class HostService:
@@ -42,6 +45,7 @@ class HostService:
         self._db = parts.db
         self._engine = parts.engine
         self._states = parts.states
+        self._bus = parts.bus
         self._hosts = parts.resource("Host")
         # the zone service's table through the kit's registry: no import of its models
         self._clusters: Any = parts.types.types["Cluster"].table
@@ -177,6 +181,31 @@ class HostService:
 
     async def change_state(self, msg: ChangeHostState, ctx: HandlerContext) -> HostReply:
         allowed, target = STATE_EVENTS[msg.stateEvent]
+        await self._move_state(msg, allowed, target)
+        if msg.stateEvent == MAINTAIN:
+            # PreMaintenance: the allocator places nothing here any more; move what runs
+            evacuated = await self._bus.call(
+                EvacuateHost(resourceUuid=msg.resourceUuid, caller=caller_of(msg))
+            )
+            log.info(
+                "host.evacuated",
+                host=msg.resourceUuid,
+                migrated=len(evacuated.migrated),
+                stopped=len(evacuated.stopped),
+                failed=evacuated.failed,
+            )
+            await self._move_state(
+                msg, frozenset({State.PRE_MAINTENANCE}), State.MAINTENANCE, event=MAINTAIN
+            )
+        return await self._reply(msg.resourceUuid)
+
+    async def _move_state(
+        self,
+        msg: ChangeHostState,
+        allowed: frozenset[State],
+        target: State,
+        event: str | None = None,
+    ) -> None:
         async with self._db.session() as s, s.begin():
             row = await self._hosts.visible(s, msg.resourceUuid, caller_of(msg))
             # one conditional statement: no value read here is written back
@@ -193,13 +222,12 @@ class HostService:
                 raise PermanentError(
                     error(
                         StateCodes.ILLEGAL,
-                        f"Host {row.uuid} is {now}: {msg.stateEvent} is allowed from "
+                        f"Host {row.uuid} is {now}: {event or msg.stateEvent} is allowed from "
                         f"{sorted(allowed)}",
                         state=now,
                         allowedOperations=possible,
                     )
                 )
-        return await self._reply(msg.resourceUuid)
 
     async def _reply(self, uuid: str) -> HostReply:
         async with self._db.session() as s:

@@ -1,8 +1,12 @@
-"""The VM service's global configs: the deletion policy and the expunge period."""
+"""The VM service's global configs (the deletion policy, the expunge period) and system
+tags (``hostname::{hostname}``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from mgmt.core.gconfig import GlobalConfigDef
+from mgmt.core.tags import HostnameToken, SystemTag
 
 DIRECT, DELAY, NEVER = "Direct", "Delay", "Never"
 
@@ -35,3 +39,16 @@ EXPUNGE_INTERVAL = GlobalConfigDef(
     le=24 * 3600,
 )
 VM_CONFIGS = (DELETION_POLICY, EXPUNGE_PERIOD, EXPUNGE_INTERVAL)
+
+HOSTNAME = SystemTag(
+    "hostname::{hostname}",
+    resource_types=("VmInstance",),
+    tokens={"hostname": HostnameToken},
+    unique=True,
+    description="The VM's host name (RFC 1123), given to the hypervisor when it starts.",
+)
+
+
+def hostname_of(tags: Sequence[str]) -> str:
+    """The host name a create's ``hostname::`` system tag names ("" when none)."""
+    return next((HOSTNAME.parse(t)["hostname"] for t in tags if HOSTNAME.matches(t)), "")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from mgmt.core.module import PluginParts, ServiceModule
 from mgmt.core.plugins import Plugin
 from mgmt.vm.cascade import VmCascadePlugin
-from mgmt.vm.config import VM_CONFIGS
+from mgmt.vm.config import HOSTNAME, VM_CONFIGS
 from mgmt.vm.messages import API_MESSAGES
 from mgmt.vm.resources import VM_CPU, VM_INSTANCE, VM_MEMORY, VM_NIC, VM_NUM
 from mgmt.vm.service import VmService
@@ -29,4 +29,5 @@ MODULE = ServiceModule(
     quotas={q.name: q.default for q in (VM_NUM, VM_CPU, VM_MEMORY)},
     global_configs=(*VM_CONFIGS, SYNC_INTERVAL),
     plugins=_plugins,
+    tag_patterns=(HOSTNAME,),
 )

@@ -26,9 +26,17 @@ from mgmt.core.messages import Message
 from mgmt.core.module import NodeParts
 from mgmt.core.node import PartitionListener
 from mgmt.core.states import StateCodes, StatefulOperation, illegal
-from mgmt.host import HOST_BACKENDS, HostAtRunTime, connected_hosts, host_disks
+from mgmt.host import (
+    HOST_BACKENDS,
+    EvacuateHost,
+    EvacuateHostReply,
+    HostAtRunTime,
+    connected_hosts,
+    host_disks,
+)
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
-from mgmt.vm.config import DELETION_POLICY, DIRECT
+from mgmt.vm.config import DELETION_POLICY, DIRECT, HOSTNAME, hostname_of
+from mgmt.vm.evacuate import evacuate
 from mgmt.vm.expunge import VmExpungeTracker
 from mgmt.vm.flows.change_offering import (
     ChangeOfferingCtx,
@@ -108,6 +116,8 @@ class VmService:
         self._deleter = parts.deleter
         self._vms = parts.resource("VmInstance")
         self._types = parts.types
+        self._tags = parts.tags
+        self._bus = parts.bus
         plugins = parts.plugins
         allocator = HostAllocator.of(parts.db, parts.types, parts.gconfig, parts.plugins)
 
@@ -181,6 +191,7 @@ class VmService:
             RecoverVmInstance: self.recover,
             ExpungeVmInstance: self.expunge,
             AgentReported: self._syncer.on_report,
+            EvacuateHost: self.evacuate_host,
         }
 
     def partition_listeners(self) -> Sequence[PartitionListener]:
@@ -221,6 +232,7 @@ class VmService:
             instanceOfferingUuid=msg.instanceOfferingUuid,
             l3NetworkUuids=list(msg.l3NetworkUuids),
             staticIps=static_ips(msg.systemTags, msg.l3NetworkUuids),
+            hostname=hostname_of(msg.systemTags),
             ipStrategy=str(self._gconfig.value(IP_ALLOCATE_STRATEGY)),
             wantZoneUuid=msg.zoneUuid,
             wantClusterUuid=msg.clusterUuid,
@@ -240,6 +252,7 @@ class VmService:
         url = ""
         async with self._db.session() as s:
             nics = [n.l3_network_uuid for n in await nics_of(s, row.uuid)]
+            named = await self._tags.system_tag_value(s, row.uuid, HOSTNAME)
             if host is not None:
                 try:
                     url, _ = await self._agent_url(s, host)
@@ -257,6 +270,7 @@ class VmService:
             clusterUuid=row.cluster_uuid,
             zoneUuid=row.zone_uuid,
             agentUrl=url,
+            hostname=named["hostname"] if named else "",
         )
 
     async def _load(self, msg: Any) -> VmInstanceRow:
@@ -426,6 +440,10 @@ class VmService:
             "VmInstance", uuid, "Enforcing", run_id=f"{run_id}/delete", deadline=deadline
         )
         return VmInstanceDeleted(deleted=deleted)
+
+    async def evacuate_host(self, msg: EvacuateHost, ctx: HandlerContext) -> EvacuateHostReply:
+        """A host's maintenance: its VMs migrated away, or stopped (``mgmt/vm/evacuate.py``)."""
+        return await evacuate(self._db, self._bus, msg)
 
     async def _reply(self, uuid: str) -> VmInstanceReply:
         async with self._db.session() as s:

@@ -5,7 +5,8 @@ destination — or on its source when anything failed):
 hypervisor, on its L3 networks and reaching its root volume's primary storage — a root
 volume on LocalStorage cannot move, a 409; the CPU and memory reserved there under
 ``<run>/allocate-destination``) → ``migrate-on-host`` (``MigrateVm`` to the source's
-agent; undone by ``MigrateVm`` back from the destination) → ``switch-host`` (the point of
+agent; undone by ``MigrateVm`` back from the destination, also when it failed or timed
+out: a late move is moved back) → ``switch-host`` (the point of
 no return, one transaction: the row names the destination and its allocation, the
 source becomes ``lastHostUuid`` and the source's reservations are released).
 
@@ -34,13 +35,16 @@ from mgmt.core.agenttasks import AgentCall, AgentStep
 from mgmt.core.api import ApiCodes
 from mgmt.core.counters import release
 from mgmt.core.db import Database, utcnow
-from mgmt.core.errors import PermanentError, error
+from mgmt.core.errors import PermanentError, ZCloudError, error
 from mgmt.core.flow import NO_RETRY, FlowDef, Interrupt, Step
+from mgmt.core.logging import get_logger
 from mgmt.core.states import StatefulOperation
 from mgmt.storage import root_volume_storages
 from mgmt.vm.flows.steps import AgentUrl, VmCtx
 from mgmt.vm.models import VmInstanceRow
 from mgmt.vm.states import MIGRATE, VM_STATES
+
+log = get_logger(__name__)
 
 LOCAL = "LocalStorage"
 
@@ -141,6 +145,24 @@ class MigrateOnHost(AgentStep[MigrateCtx]):
     def compensation(self, ctx: MigrateCtx, reply: dict[str, Any] | None) -> AgentCall | None:
         back = MigrateVm(vmUuid=ctx.vmUuid, destHostUuid=ctx.hostUuid or "", destUrl=ctx.agentUrl)
         return AgentCall(ctx.destAgentUrl, back, ctx.destHostUuid or "")
+
+    async def run(self, ctx: MigrateCtx) -> Any:
+        try:
+            return await super().run(ctx)
+        except ZCloudError:
+            # the engine does not roll back the step that failed, and a move the agent did
+            # not answer in time may still happen: undo it here (the agent runs a VM's
+            # commands one at a time, so the move back waits for a late move to end)
+            await self._undo(ctx)
+            raise
+
+    async def _undo(self, ctx: MigrateCtx) -> None:
+        call = self.compensation(ctx, None)
+        assert call is not None
+        try:
+            await self.execute(call, purpose="undo")
+        except ZCloudError as exc:
+            log.warning("vm.migrate_undo_failed", vm=ctx.vmUuid, error=exc.error.details)
 
 
 class SwitchHost(Step[MigrateCtx]):

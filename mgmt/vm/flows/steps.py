@@ -73,6 +73,8 @@ class VmCtx(BaseModel):
     agentUrl: str = ""
     force: bool = False
     powerState: str | None = None
+    #: the guest's host name (its ``hostname::`` system tag), sent with ``StartVm``
+    hostname: str = ""
 
 
 def nic_uuid(vm_uuid: str, device: int) -> str:
@@ -333,7 +335,11 @@ class StartOnHost(AgentStep[VmCtx]):
 
     def command(self, ctx: VmCtx) -> AgentCall:
         cmd = StartVm(
-            vmUuid=ctx.vmUuid, name=ctx.name, cpuNum=ctx.cpuNum, memoryBytes=ctx.memorySize
+            vmUuid=ctx.vmUuid,
+            name=ctx.name,
+            cpuNum=ctx.cpuNum,
+            memoryBytes=ctx.memorySize,
+            hostname=ctx.hostname,
         )
         return AgentCall(ctx.agentUrl, cmd, ctx.hostUuid or "")
 

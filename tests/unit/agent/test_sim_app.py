@@ -210,3 +210,23 @@ async def test_a_vm_migrates_between_simulated_hosts_both_ways_idempotently(
     assert full["errorCode"] == "CAPACITY" and (await used(src)) == (2, GiB, 1)
     gone = await run(client, src, "/vm/migrate", {"vmUuid": "none", "destHostUuid": dst})
     assert gone["errorCode"] == "NOT_FOUND"
+
+
+async def test_a_vms_commands_run_one_at_a_time_so_an_undo_waits_for_a_delayed_move(
+    sim: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    # a management node that gave up on a slow migration sends the move back at once:
+    # it must run after the move, not before it (or the VM would end on the destination)
+    _, client = sim
+    src, dst = await make_host(client), await make_host(client)
+    await run(client, src, "/vm/start", {"vmUuid": "s", "cpuNum": 1, "memoryBytes": GiB})
+    fault = {"command": "MigrateVm", "action": "delay", "seconds": 0.3, "times": 1}
+    await client.post(f"/sim/hosts/{src}/faults", json=fault)
+    forward = asyncio.create_task(
+        run(client, src, "/vm/migrate", {"vmUuid": "s", "destHostUuid": dst})
+    )
+    await asyncio.sleep(0.05)  # the forward move is running (delayed)
+    back = await run(client, dst, "/vm/migrate", {"vmUuid": "s", "destHostUuid": src})
+    assert back["success"] and (await forward)["success"]
+    detail = (await client.get(f"/sim/hosts/{src}")).json()
+    assert [v["uuid"] for v in detail["vms"]] == ["s"]
