@@ -5,8 +5,9 @@ destination — or on its source when anything failed):
 hypervisor, on its L3 networks and reaching its root volume's primary storage — a root
 volume on LocalStorage cannot move, a 409; the CPU and memory reserved there under
 ``<run>/allocate-destination``) → ``migrate-on-host`` (``MigrateVm`` to the source's
-agent; undone by ``MigrateVm`` back from the destination, also when it failed or timed
-out: a late move is moved back) → ``switch-host`` (the point of
+agent; undone by ``MigrateVm`` back from the destination — also when it timed out, since
+the move may happen late: the engine undoes a timed-out agent step once the command has
+ended on the agent) → ``switch-host`` (the point of
 no return, one transaction: the row names the destination and its allocation, the
 source becomes ``lastHostUuid`` and the source's reservations are released).
 
@@ -35,7 +36,7 @@ from mgmt.core.agenttasks import AgentCall, AgentStep
 from mgmt.core.api import ApiCodes
 from mgmt.core.counters import release
 from mgmt.core.db import Database, utcnow
-from mgmt.core.errors import PermanentError, ZCloudError, error
+from mgmt.core.errors import PermanentError, error
 from mgmt.core.flow import NO_RETRY, FlowDef, Interrupt, Step
 from mgmt.core.logging import get_logger
 from mgmt.core.states import StatefulOperation
@@ -145,24 +146,6 @@ class MigrateOnHost(AgentStep[MigrateCtx]):
     def compensation(self, ctx: MigrateCtx, reply: dict[str, Any] | None) -> AgentCall | None:
         back = MigrateVm(vmUuid=ctx.vmUuid, destHostUuid=ctx.hostUuid or "", destUrl=ctx.agentUrl)
         return AgentCall(ctx.destAgentUrl, back, ctx.destHostUuid or "")
-
-    async def run(self, ctx: MigrateCtx) -> Any:
-        try:
-            return await super().run(ctx)
-        except ZCloudError:
-            # the engine does not roll back the step that failed, and a move the agent did
-            # not answer in time may still happen: undo it here (the agent runs a VM's
-            # commands one at a time, so the move back waits for a late move to end)
-            await self._undo(ctx)
-            raise
-
-    async def _undo(self, ctx: MigrateCtx) -> None:
-        call = self.compensation(ctx, None)
-        assert call is not None
-        try:
-            await self.execute(call, purpose="undo")
-        except ZCloudError as exc:
-            log.warning("vm.migrate_undo_failed", vm=ctx.vmUuid, error=exc.error.details)
 
 
 class SwitchHost(Step[MigrateCtx]):
