@@ -1,7 +1,7 @@
 """vm deletion policies
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-04 01:40:00.000000
 
 ``vm_instance.destroyed_at``: when a VM was destroyed under the Delay or Never deletion
