@@ -237,11 +237,15 @@ class AllocateHost(Step[C]):
 
     The reservation id is ``<run uuid>/<step name>`` (``reservation_id``): a step re-run
     after a take-over or on redelivery finds its allocation and takes nothing more; the
-    rollback releases it also when the step was interrupted (``result`` None). "No host"
-    fails the step permanently (the flow rolls back).
+    rollback releases it also when the step was interrupted or failed (``result`` None),
+    so a subclass that records the allocation after making it leaves nothing held when that
+    fails, and a retry after a transient failure finds the same allocation. "No host" fails
+    the step permanently (the flow rolls back).
     """
 
     retry = RetryPolicy(max_attempts=5, initial_delay=0.1)
+    #: a subclass's work after the allocation may fail: the engine then releases it
+    undo_on_failure = True
 
     def __init__(
         self,

@@ -70,7 +70,9 @@ class Step(Generic[C]):
     ``Interrupt.ROLLBACK`` loses its node in the middle of a step, that step's rollback is
     called with ``result=None``: undo whatever the interrupted run may have done. So is the
     rollback of a step with ``undo_on_timeout`` whose run failed with ``OperationTimeout``
-    (its work may have happened without an answer: an agent command past its deadline).
+    (its work may have happened without an answer: an agent command past its deadline),
+    and of a step with ``undo_on_failure`` whose run failed in any way (a step that does
+    several things and may fail after the first: its rollback undoes what is there).
     ``no_rollback`` marks a step past the point of no return: it is never undone, and a
     flow interrupted after it is always resumed, never rolled back.
     """
@@ -78,6 +80,7 @@ class Step(Generic[C]):
     name: ClassVar[str] = ""
     no_rollback: ClassVar[bool] = False
     undo_on_timeout: ClassVar[bool] = False
+    undo_on_failure: ClassVar[bool] = False
     retry: ClassVar[RetryPolicy] = RetryPolicy()
 
     @property

@@ -438,7 +438,9 @@ class FlowEngine:
                 retry = is_transient(exc) and attempt < step.retry.max_attempts
                 self._record(rec, flow, name, "run", elapsed, exc, retrying=retry)
                 if not retry:
-                    maybe = step.undo_on_timeout and isinstance(exc, OperationTimeout)
+                    maybe = step.undo_on_failure or (
+                        step.undo_on_timeout and isinstance(exc, OperationTimeout)
+                    )
                     raise _StepFailed(self._step_error(rec, name, exc), maybe_done=maybe) from exc
                 await asyncio.sleep(step.retry.delay(attempt, getattr(exc, "delay", None)))
                 continue

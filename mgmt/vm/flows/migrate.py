@@ -92,14 +92,10 @@ class AllocateDestination(AllocateHost[MigrateCtx]):
 
     async def run(self, ctx: MigrateCtx) -> Any:
         await self._check_storage(ctx)
-        result = await super().run(ctx)
+        result = await super().run(ctx)  # a failure below: the engine releases it
         assert ctx.destHostUuid is not None
-        try:
-            async with self._db.session() as s:
-                ctx.destAgentUrl, _ = await self._agent_url(s, ctx.destHostUuid)
-        except Exception:
-            await self.rollback(ctx, result)  # the engine does not roll back a failed step
-            raise
+        async with self._db.session() as s:
+            ctx.destAgentUrl, _ = await self._agent_url(s, ctx.destHostUuid)
         return result
 
     async def _check_storage(self, ctx: MigrateCtx) -> None:

@@ -130,27 +130,24 @@ class AllocateVmHost(AllocateHost[VmCtx]):
         self._agent_url = agent_url
 
     async def run(self, ctx: VmCtx) -> Any:
+        # a failure below is retried (the allocation found again) or, last, rolled back by
+        # the engine with this step (``undo_on_failure``)
         result = await super().run(ctx)
         assert ctx.hostUuid is not None
-        try:
-            async with self._db.session() as s, s.begin():
-                ctx.agentUrl, hypervisor = await self._agent_url(s, ctx.hostUuid)
-                await s.execute(
-                    update(VmInstanceRow)
-                    .where(VmInstanceRow.uuid == ctx.vmUuid)
-                    .values(
-                        host_uuid=ctx.hostUuid,
-                        cluster_uuid=ctx.clusterUuid,
-                        zone_uuid=ctx.zoneUuid,
-                        host_allocation=result["reservation"],
-                        hypervisor_type=hypervisor,
-                        updated_at=utcnow(),
-                    )
+        async with self._db.session() as s, s.begin():
+            ctx.agentUrl, hypervisor = await self._agent_url(s, ctx.hostUuid)
+            await s.execute(
+                update(VmInstanceRow)
+                .where(VmInstanceRow.uuid == ctx.vmUuid)
+                .values(
+                    host_uuid=ctx.hostUuid,
+                    cluster_uuid=ctx.clusterUuid,
+                    zone_uuid=ctx.zoneUuid,
+                    host_allocation=result["reservation"],
+                    hypervisor_type=hypervisor,
+                    updated_at=utcnow(),
                 )
-        except Exception:
-            # a failed step is not rolled back by the engine: give the allocation back here
-            await self.rollback(ctx, result)
-            raise
+            )
         return result
 
     async def rollback(self, ctx: VmCtx, result: Any) -> None:

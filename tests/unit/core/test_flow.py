@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from mgmt.core.db import Database
 from mgmt.core.db.migrate import upgrade
-from mgmt.core.errors import Codes, PermanentError, TemporaryError, error
+from mgmt.core.errors import Codes, OperationTimeout, PermanentError, TemporaryError, error
 from mgmt.core.flow import (
     DbFlowStore,
     FlowDef,
@@ -210,6 +210,47 @@ async def test_temporary_errors_are_retried_permanent_ones_are_not() -> None:
     with pytest.raises(FlowFailed):
         await engine.run(flow_never, Ctx(), resource_uuid=RESOURCE)
     assert never.calls == 1
+
+
+class HalfDone(Step[Ctx]):
+    """Does its work, then fails: with a timeout (``undo_on_timeout``) or at all
+    (``undo_on_failure``); the engine must undo it, with ``result`` None."""
+
+    name = "half"
+    retry = RetryPolicy(max_attempts=1)
+
+    def __init__(self, counters: Counters, exc: Exception, **undo: bool) -> None:
+        self.counters, self.exc = counters, exc
+        self.undo_on_timeout = undo.get("timeout", False)  # type: ignore[misc]
+        self.undo_on_failure = undo.get("failure", False)  # type: ignore[misc]
+
+    async def run(self, ctx: Ctx) -> Any:
+        self.counters.add(self.name, 1)
+        raise self.exc
+
+    async def rollback(self, ctx: Ctx, result: Any) -> None:
+        assert result is None
+        self.counters.add(self.name, -1)
+
+
+@pytest.mark.parametrize(
+    ("exc", "undo", "undone"),
+    [
+        (OperationTimeout(error(Codes.INTERNAL, "no answer")), {"timeout": True}, True),
+        (PermanentError(error(Codes.INTERNAL, "said no")), {"timeout": True}, False),
+        (PermanentError(error(Codes.INTERNAL, "said no")), {"failure": True}, True),
+        (OperationTimeout(error(Codes.INTERNAL, "no answer")), {}, False),
+    ],
+)
+async def test_a_failed_step_is_undone_when_its_failure_may_have_left_work(
+    exc: Exception, undo: dict[str, bool], undone: bool
+) -> None:
+    counters = Counters()
+    flow = FlowDef("Half", Ctx, [Count("before", counters), HalfDone(counters, exc, **undo)])
+    engine = engine_for(MemoryFlowStore(), flow)
+    with pytest.raises(FlowFailed):
+        await engine.run(flow, Ctx(), resource_uuid=RESOURCE)
+    assert counters.values == {"before": 0, "half": 0 if undone else 1}
 
 
 def test_a_bad_retry_policy_fails_when_declared() -> None:
