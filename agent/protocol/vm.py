@@ -42,14 +42,19 @@ class StartVm(AgentCommand):
 
 
 class StopVmReply(_VmReply):
-    pass
+    #: a graceful stop the guest did not finish in ``graceSeconds``: it was powered off
+    forced: bool = False
 
 
 class StopVm(AgentCommand):
+    """Stop a VM: ``force`` powers it off at once; otherwise the guest is asked to shut
+    down and, if it is still running after ``graceSeconds``, powered off."""
+
     path: ClassVar[str] = "/vm/stop"
     reply_type: ClassVar[type[AgentReply]] = StopVmReply
     vmUuid: str
     force: bool = False
+    graceSeconds: int = Field(default=60, ge=0, le=3600)
 
 
 class RebootVmReply(_VmReply):

@@ -185,6 +185,17 @@ HANDLERS: dict[type[AgentCommand], Callable[[SimHost, AgentCommand], AgentReply]
 Override = Callable[[], Awaitable[AgentReply]]
 
 
+async def _ignored_shutdown(host: SimHost, command: StopVm) -> AgentReply:
+    """A graceful stop of a guest that does not shut down: the grace period passes, then
+    it is powered off (``forced``)."""
+    await asyncio.sleep(command.graceSeconds)
+    try:
+        vm = host.stop_vm(command.vmUuid)
+    except VmError as exc:
+        return StopVmReply(success=False, error=str(exc), errorCode=exc.code)
+    return StopVmReply(vmUuid=vm.uuid, powerState=vm.state, forced=True)
+
+
 async def execute(
     host: SimHost, command: AgentCommand, fault: Fault | None, override: Override | None = None
 ) -> tuple[AgentReply, int]:
@@ -200,6 +211,13 @@ async def execute(
         return reply_type(success=False, error="hung", errorCode="INJECTED"), 0
     if host.crashed:  # crashed while the command waited: no reply ever comes
         return reply_type(success=False, error="host crashed", errorCode="CRASHED"), 0
+    if (
+        fault is not None
+        and fault.action is FaultAction.IGNORE_SHUTDOWN
+        and isinstance(command, StopVm)
+        and not command.force
+    ):
+        return await _ignored_shutdown(host, command), 1
     if fault is not None and fault.action is FaultAction.FAIL:
         return (
             reply_type(

@@ -29,6 +29,9 @@ class FaultAction(StrEnum):
     #: run the command only once the fault is cleared: a test holds an operation in flight
     #: for exactly as long as it needs (the fault stays listed, spent, until cleared)
     HOLD = "hold"
+    #: the guest ignores a graceful StopVm (no ACPI): the agent waits out the command's
+    #: ``graceSeconds``, then powers it off and answers ``forced``
+    IGNORE_SHUTDOWN = "ignore_shutdown"
 
 
 class Fault(BaseModel):

@@ -1,4 +1,5 @@
-"""The VM service's global configs (the deletion policy, the expunge period) and system
+"""The VM service's global configs (the deletion policy, the expunge period, the stop's
+grace period) and system
 tags (``hostname::{hostname}``)."""
 
 from __future__ import annotations
@@ -38,7 +39,16 @@ EXPUNGE_INTERVAL = GlobalConfigDef(
     ge=1,
     le=24 * 3600,
 )
-VM_CONFIGS = (DELETION_POLICY, EXPUNGE_PERIOD, EXPUNGE_INTERVAL)
+STOP_GRACE = GlobalConfigDef(
+    "vm",
+    "stopGracePeriod",
+    int,
+    60,
+    "Seconds a graceful stop waits for the guest to shut down before it powers it off.",
+    ge=0,
+    le=3600,
+)
+VM_CONFIGS = (DELETION_POLICY, EXPUNGE_PERIOD, EXPUNGE_INTERVAL, STOP_GRACE)
 
 HOSTNAME = SystemTag(
     "hostname::{hostname}",

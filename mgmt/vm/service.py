@@ -35,7 +35,7 @@ from mgmt.host import (
     host_disks,
 )
 from mgmt.network import IP_ALLOCATE_STRATEGY, STATIC_IP
-from mgmt.vm.config import DELETION_POLICY, DIRECT, HOSTNAME, hostname_of
+from mgmt.vm.config import DELETION_POLICY, DIRECT, HOSTNAME, STOP_GRACE, hostname_of
 from mgmt.vm.evacuate import evacuate
 from mgmt.vm.expunge import VmExpungeTracker
 from mgmt.vm.flows.change_offering import (
@@ -310,6 +310,7 @@ class VmService:
         row = await self._load(msg)
         start = await self._ctx(row, host=row.host_uuid)
         start.force = msg.type == "cold"
+        start.graceSeconds = int(self._gconfig.value(STOP_GRACE))
         await self._run(self._stop, start, ctx)
         return await self._reply(msg.resourceUuid)
 

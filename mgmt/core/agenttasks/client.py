@@ -143,6 +143,11 @@ class AgentClient:
         else:
             log.info("agent_task.reattached_running", task_uuid=row.task_uuid)
 
+    @property
+    def default_timeout(self) -> float:
+        """A task's deadline when its call names none, s (``agent_timeout``)."""
+        return self._default_timeout
+
     async def still_running(self, task_uuid: str) -> bool:
         """Whether the agent may still be running task ``task_uuid``: never sent, done or
         refused — no; timed out or pending here — ask the agent (``GET /tasks/{uuid}``):

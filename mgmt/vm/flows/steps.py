@@ -72,6 +72,8 @@ class VmCtx(BaseModel):
     zoneUuid: str | None = None
     agentUrl: str = ""
     force: bool = False
+    #: a graceful stop: seconds the guest has to shut down before it is powered off
+    graceSeconds: int = 60
     powerState: str | None = None
     #: the guest's host name (its ``hostname::`` system tag), sent with ``StartVm``
     hostname: str = ""

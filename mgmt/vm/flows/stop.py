@@ -1,4 +1,5 @@
-"""StopVmInstance: ``stop-on-host`` (``StopVm``; ``cold`` powers it off) →
+"""StopVmInstance: ``stop-on-host`` (``StopVm``; ``cold`` powers it off, ``grace`` asks the
+guest to shut down and powers it off after ``vm.stopGracePeriod`` seconds) →
 ``release-host`` (its CPU and memory back to the host; it keeps its IPs, its root
 volume's capacity and ``lastHostUuid``). A failed stop leaves the VM where it was."""
 
@@ -20,9 +21,10 @@ class StopOnHost(AgentStep[VmCtx]):
     name = "stop-on-host"
 
     def command(self, ctx: VmCtx) -> AgentCall:
-        return AgentCall(
-            ctx.agentUrl, StopVm(vmUuid=ctx.vmUuid, force=ctx.force), ctx.hostUuid or ""
-        )
+        stop = StopVm(vmUuid=ctx.vmUuid, force=ctx.force, graceSeconds=ctx.graceSeconds)
+        # the task outlives the grace period: the agent answers after it at the latest
+        timeout = None if ctx.force else self.agents.default_timeout + ctx.graceSeconds
+        return AgentCall(ctx.agentUrl, stop, ctx.hostUuid or "", timeout=timeout)
 
 
 def stop_operation(db: Database, allocator: HostAllocator, agents: Any) -> StatefulOperation[VmCtx]:

@@ -7,6 +7,7 @@ owner SIGKILLed mid-migrate)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
@@ -523,3 +524,38 @@ async def test_host_maintenance_migrates_what_moves_and_stops_what_cannot(
     assert (await state_event(h1, "enable")).json()["inventory"]["state"] == "Enabled"
     back = await env.action(moving["uuid"], "migrate", hostUuid=h1)
     assert back.status_code == 200 and back.json()["inventory"]["hostUuid"] == h1, back.text
+
+
+async def _stop_replies(db: Database, vm: str) -> list[dict[str, Any]]:
+    async with db.session() as s:
+        rows = await s.execute(
+            select(AgentTaskRow.reply)
+            .where(AgentTaskRow.resource_uuid == vm, AgentTaskRow.command == "StopVm")
+            .order_by(AgentTaskRow.created_at)
+        )
+        return [json.loads(r) for r in rows.scalars() if r]
+
+
+async def test_a_graceful_stop_the_guest_ignores_powers_it_off_after_the_grace_period(
+    env: Env, db: Database
+) -> None:
+    await set_config(env.admin, "vm.stopGracePeriod", 2)
+    await asyncio.sleep(1.5)  # the change event reaches every node within a second
+    try:
+        vm = await _running(env, name="grace1")
+        uuid, host = vm["uuid"], vm["hostUuid"]
+        # a guest without ACPI: the grace period passes, then it is powered off
+        await env.fault(host, command="StopVm", action="ignore_shutdown", times=1)
+        stopped = (await env.action(uuid, "stop")).json()["inventory"]
+        assert stopped["state"] == "Stopped", stopped
+        (forced,) = await _stop_replies(db, uuid)
+        assert forced["forced"] is True and forced["success"] is True, forced
+        # a guest that shuts down: a graceful stop, not forced
+        assert (await env.action(uuid, "start")).json()["inventory"]["state"] == "Running"
+        assert (await env.action(uuid, "stop")).json()["inventory"]["state"] == "Stopped"
+        assert [r["forced"] for r in await _stop_replies(db, uuid)] == [True, False]
+        sim_vm = (await env.http.get(f"{env.sim.url}/sim/hosts/{host}")).json()
+        assert all(v["uuid"] != uuid or v["powerState"] == "Stopped" for v in sim_vm["vms"])
+        await env.admin.ok("DELETE", f"{VMS}/{uuid}")
+    finally:
+        await set_config(env.admin, "vm.stopGracePeriod", 60)
