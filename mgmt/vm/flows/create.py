@@ -159,22 +159,28 @@ class CreateVmRow(Step[VmCtx]):
             )
         return int(offering.cpu_num), int(offering.memory_size)
 
+    async def _usable(
+        self, s: AsyncSession, msg: CreateVmInstance, type_name: str, uuid: str, field: str
+    ) -> None:
+        """A 400 naming ``field`` unless the caller may use resource ``uuid`` (its own,
+        shared with it or public)."""
+        caller = caller_of(msg)
+        kind = self.types.types[type_name]
+        found = await s.get(kind.table, uuid)
+        if found is None or not (
+            kind.may_act(caller, found) or await shared_with(s, uuid, caller.accountUuid)
+        ):
+            missing = not_found(type_name, uuid, field=field)
+            raise PermanentError(error(ApiCodes.INVALID_ARGUMENT, missing.details, **missing.extra))
+
     async def _check_refs(self, s: AsyncSession, msg: CreateVmInstance) -> None:
         caller = caller_of(msg)
-        l3_type = self.types.types["L3Network"]
         if len(set(msg.l3NetworkUuids)) != len(msg.l3NetworkUuids):
             raise invalid_field("l3NetworkUuids", "an L3 network is named twice")
         if msg.defaultL3NetworkUuid and msg.defaultL3NetworkUuid not in msg.l3NetworkUuids:
             raise invalid_field("defaultL3NetworkUuid", "must be one of l3NetworkUuids")
         for l3 in msg.l3NetworkUuids:
-            found = await s.get(l3_type.table, l3)
-            if found is None or not (
-                l3_type.may_act(caller, found) or await shared_with(s, l3, caller.accountUuid)
-            ):
-                missing = not_found("L3Network", l3, field="l3NetworkUuids")
-                raise PermanentError(
-                    error(ApiCodes.INVALID_ARGUMENT, missing.details, **missing.extra)
-                )
+            await self._usable(s, msg, "L3Network", l3, "l3NetworkUuids")
         if msg.hostUuid is not None and not caller.isAdmin:
             raise PermanentError(
                 error(
@@ -185,15 +191,7 @@ class CreateVmRow(Step[VmCtx]):
             )
         ps = msg.primaryStorageUuidForRootVolume
         if ps is not None:
-            ps_type = self.types.types["PrimaryStorage"]
-            found = await s.get(ps_type.table, ps)
-            if found is None or not (
-                ps_type.may_act(caller, found) or await shared_with(s, ps, caller.accountUuid)
-            ):
-                missing = not_found("PrimaryStorage", ps, field="primaryStorageUuidForRootVolume")
-                raise PermanentError(
-                    error(ApiCodes.INVALID_ARGUMENT, missing.details, **missing.extra)
-                )
+            await self._usable(s, msg, "PrimaryStorage", ps, "primaryStorageUuidForRootVolume")
         image = await image_disk(s, msg.imageUuid)
         if image is not None and image.status != "Ready":
             raise invalid_field("imageUuid", f"image {msg.imageUuid} is {image.status}, not Ready")
